@@ -1,0 +1,177 @@
+"""Loading the bundled JSON Schemas and validating against them, with errors that name a pointer and a rule."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+from referencing import Registry, Resource
+
+from ._catalog import KIND_BY_METRIC, METRIC_BY_KIND
+from ._errors import MalformedPayload, UnknownSchema
+
+BASE = "https://trifft-klaviyo.invalid/schemas/"
+KLAVIYO_REVISION = "2026-07-15"
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One way an instance breaks its schema.
+
+    ``pointer`` is an RFC 6901 JSON pointer into the instance ("" is the whole document); ``rule`` is the JSON
+    Schema keyword that failed (``required``, ``type``, ``pattern``, ``additionalProperties``, ...).
+    """
+
+    pointer: str
+    rule: str
+    message: str
+    schema_path: str
+
+    def __str__(self) -> str:
+        return f"{self.pointer or '/'}: {self.message} [{self.rule}]"
+
+
+class Schema:
+    """A bundled schema, ready to validate."""
+
+    def __init__(self, schema_id: str, contents: dict[str, Any]) -> None:
+        self.id = schema_id
+        self.contents = contents
+        self.title: str = contents.get("title", schema_id)
+        self._validator = Draft202012Validator(contents, registry=_registry())
+
+    def __repr__(self) -> str:
+        return f"Schema({self.id!r})"
+
+    def validate(self, instance: Any) -> list[Violation]:
+        """Every violation, ordered by pointer; empty when the instance is valid."""
+        found = {v for error in self._validator.iter_errors(instance) for v in _violations(error)}
+        return sorted(found, key=lambda v: (v.pointer, v.rule, v.message))
+
+    def is_valid(self, instance: Any) -> bool:
+        return bool(self._validator.is_valid(instance))
+
+
+def _schema_files() -> Iterator[tuple[str, dict[str, Any]]]:
+    stack = [resources.files("contracts") / "schemas"]
+    while stack:
+        folder = stack.pop()
+        for entry in folder.iterdir():
+            if entry.is_dir():
+                stack.append(entry)
+            elif entry.name.endswith(".json"):
+                contents = json.loads(entry.read_text(encoding="utf-8"))
+                if isinstance(contents, dict) and "$id" in contents:
+                    yield contents["$id"], contents
+
+
+@cache
+def _contents() -> dict[str, dict[str, Any]]:
+    return dict(_schema_files())
+
+
+@cache
+def _registry() -> Registry[Any]:
+    return Registry[Any]().with_resources(
+        (schema_id, Resource.from_contents(body)) for schema_id, body in _contents().items()
+    )
+
+
+@cache
+def schema(path: str) -> Schema:
+    """The bundled schema at ``path`` relative to the schemas folder, e.g. ``"trifft/event.json"``."""
+    schema_id = path if path.startswith("https://") else BASE + path
+    try:
+        return Schema(schema_id, _contents()[schema_id])
+    except KeyError:
+        known = sorted(s.removeprefix(BASE) for s in _contents())
+        raise UnknownSchema("path", path, known) from None
+
+
+def event_schema() -> Schema:
+    """Contract 1: the TRIFFT member event envelope, the sync core's input."""
+    return schema("trifft/event.json")
+
+
+def metric_schema(name: str) -> Schema:
+    """Contract 2: the properties of one of the 15 standard metrics, by its exact Klaviyo name or its kind."""
+    kind = KIND_BY_METRIC.get(name, name if name in METRIC_BY_KIND else None)
+    if kind is None:
+        raise UnknownSchema("metric", name, list(KIND_BY_METRIC))
+    return schema(f"metrics/{kind}.json")
+
+
+def profile_refresh_schema() -> Schema:
+    """Contract 3: the profile refresh that follows every standard event."""
+    return schema("profile/refresh.json")
+
+
+@cache
+def _endpoint_index() -> dict[str, str]:
+    index = resources.files("contracts") / "schemas" / "klaviyo" / KLAVIYO_REVISION / "index.json"
+    table: dict[str, str] = json.loads(index.read_text(encoding="utf-8"))["request_bodies"]
+    return table
+
+
+def endpoint_schema(method: str, path: str) -> Schema:
+    """Contract 4: Klaviyo's request body for ``METHOD /api/path`` (derived from the OpenAPI spec).
+
+    ``path`` may be concrete (``/api/profiles/01J.../``) or templated (``/api/profiles/{id}``); a trailing
+    slash is ignored, as Klaviyo ignores it.
+    """
+    wanted = [method.upper(), *path.strip("/").split("/")]
+    for key, file in _endpoint_index().items():
+        verb, template = key.split(" ", 1)
+        parts = [verb, *template.strip("/").split("/")]
+        if len(parts) == len(wanted) and all(
+            p == w or (p.startswith("{") and p.endswith("}")) for p, w in zip(parts, wanted, strict=True)
+        ):
+            return schema(f"klaviyo/{KLAVIYO_REVISION}/{file}")
+    raise UnknownSchema("endpoint", f"{method.upper()} {path}", sorted(_endpoint_index()))
+
+
+def validate(instance: Any, against: Schema | str) -> list[Violation]:
+    """Validate ``instance`` against a Schema or a bundled schema path; return the violations."""
+    return (against if isinstance(against, Schema) else schema(against)).validate(instance)
+
+
+def parse_json(text: str, source: str = "<payload>") -> Any:
+    """Parse JSON text, raising MalformedPayload with the 1-based line and column where it went wrong."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MalformedPayload(source, exc.lineno, exc.colno, exc.pos, exc.msg) from None
+
+
+def _pointer(parts: Any) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _violations(error: ValidationError) -> Iterator[Violation]:
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        yield from _violations(best_match(error.context))
+        return
+    here = list(error.absolute_path)
+    schema_path = _pointer(error.absolute_schema_path)
+    rule = str(error.validator)
+    instance = error.instance
+    if rule == "required" and isinstance(instance, dict):
+        for name in error.validator_value:
+            if name not in instance:
+                yield Violation(_pointer([*here, name]), rule, f"{name!r} is required", schema_path)
+        return
+    if rule == "additionalProperties" and isinstance(instance, dict) and isinstance(error.schema, dict):
+        allowed = set(error.schema.get("properties", {}))
+        patterns = [re.compile(p) for p in error.schema.get("patternProperties", {})]
+        for name in instance:
+            if name not in allowed and not any(p.search(name) for p in patterns):
+                yield Violation(_pointer([*here, name]), rule, f"{name!r} is not allowed here", schema_path)
+        return
+    yield Violation(_pointer(here), rule, error.message, schema_path)
