@@ -1,8 +1,8 @@
 """Errors raised by the contracts package.
 
-    ContractError
-    ├── UnknownSchema      no schema for that metric, kind or endpoint
-    └── MalformedPayload   text that is not JSON, with the line and column where parsing stopped
+ContractError
+├── UnknownSchema      no schema for that metric, kind or endpoint
+└── MalformedPayload   text that is not JSON, with the line and column where parsing stopped
 """
 
 from __future__ import annotations
@@ -24,5 +24,6 @@ class MalformedPayload(ContractError, ValueError):
     """A payload that is not valid JSON. Carries where the parser stopped, 1-based."""
 
     def __init__(self, source: str, line: int, column: int, position: int, reason: str) -> None:
-        self.source, self.line, self.column, self.position, self.reason = source, line, column, position, reason
+        self.source, self.line, self.column = source, line, column
+        self.position, self.reason = position, reason
         super().__init__(f"{source}:{line}:{column}: not valid JSON: {reason} (character {position})")

@@ -1,4 +1,4 @@
-"""Loading the bundled JSON Schemas and validating against them, with errors that name a pointer and a rule."""
+"""Loading the bundled JSON Schemas and validating against them; each error names a pointer and a rule."""
 
 from __future__ import annotations
 
@@ -86,13 +86,18 @@ def _registry() -> Registry[Any]:
 
 @cache
 def schema(path: str) -> Schema:
-    """The bundled schema at ``path`` relative to the schemas folder, e.g. ``"trifft/event.json"``."""
+    """The bundled schema at ``path`` relative to the schemas folder, e.g. ``"trifft/event.json"``.
+
+    A fragment picks a part of a file: ``"trifft/event.json#/$defs/member"``.
+    """
     schema_id = path if path.startswith("https://") else BASE + path
-    try:
-        return Schema(schema_id, _contents()[schema_id])
-    except KeyError:
+    document, _, fragment = schema_id.partition("#")
+    if document not in _contents():
         known = sorted(s.removeprefix(BASE) for s in _contents())
-        raise UnknownSchema("path", path, known) from None
+        raise UnknownSchema("path", path, known)
+    if fragment:
+        return Schema(schema_id, {"$ref": schema_id, "title": path})
+    return Schema(schema_id, _contents()[schema_id])
 
 
 def event_schema() -> Schema:
@@ -156,13 +161,23 @@ def _pointer(parts: Any) -> str:
 
 def _violations(error: ValidationError) -> Iterator[Violation]:
     if error.validator in ("oneOf", "anyOf") and error.context:
-        yield from _violations(best_match(error.context))
+        # Report from inside the branch the value was meant for: drop branches that failed on the value's own
+        # type (e.g. the null branch of "X or null"), then take the deepest remaining error.
+        depth = len(error.absolute_path)
+        meant = [
+            e
+            for e in error.context
+            if not (e.validator in ("type", "const", "enum") and len(e.absolute_path) == depth)
+        ]
+        yield from _violations(
+            max(meant, key=lambda e: len(e.absolute_path)) if meant else best_match(error.context)
+        )
         return
     here = list(error.absolute_path)
     schema_path = _pointer(error.absolute_schema_path)
     rule = str(error.validator)
     instance = error.instance
-    if rule == "required" and isinstance(instance, dict):
+    if rule == "required" and isinstance(instance, dict) and isinstance(error.validator_value, list):
         for name in error.validator_value:
             if name not in instance:
                 yield Violation(_pointer([*here, name]), rule, f"{name!r} is required", schema_path)

@@ -1,4 +1,4 @@
-"""The fake Klaviyo (an emulator of the API TRIFFT's integration uses) and, in ``emulator.trifft``, a fake TRIFFT."""
+"""The fake Klaviyo (the API that TRIFFT's integration calls) and, in ``emulator.trifft``, a fake TRIFFT."""
 
 from __future__ import annotations
 

@@ -1,0 +1,165 @@
+"""``trifft-klaviyo``: one command, six subcommands. Errors are one line naming what is wrong; never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import NoReturn
+
+from contracts import ALL_KINDS, KIND_BY_METRIC
+
+NOT_BUILT = {
+    "emulator": "the Klaviyo emulator (issue 3)",
+    "sync": "the sync core (issue 4)",
+    "verify": "the verifier (issue 5)",
+    "replay": "QA replay (issue 5)",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive(minimum: int) -> type[int]:
+    class Bounded(int):
+        def __new__(cls, text: str) -> Bounded:
+            try:
+                value = int(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+            if value < minimum:
+                raise argparse.ArgumentTypeError(f"{value} is less than {minimum}")
+            return super().__new__(cls, value)
+
+    return Bounded
+
+
+def _kinds(values: Sequence[str]) -> list[str]:
+    """Kinds given as snake_case kinds or exact metric names, separated by commas or spaces."""
+    wanted: list[str] = []
+    for value in values:
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            kind = KIND_BY_METRIC.get(part, part)
+            if kind not in ALL_KINDS:
+                raise ValueError(f"unknown kind {part!r} (kinds: {', '.join(ALL_KINDS)})")
+            wanted.append(kind)
+    if not wanted:
+        raise ValueError("--kinds needs at least one kind")
+    return wanted
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog="trifft-klaviyo", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    gen = commands.add_parser("generate", help="write realistic or nasty TRIFFT member events as JSON Lines")
+    gen.add_argument("--count", type=_positive(0), default=1000, help="how many events (default 1000)")
+    gen.add_argument("--seed", type=int, default=0, help="same seed, same bytes (default 0)")
+    gen.add_argument("--members", type=_positive(1), default=100, help="members in the project (default 100)")
+    gen.add_argument("--kinds", nargs="+", metavar="KIND", help="only these kinds (kinds or metric names)")
+    gen.add_argument("--edge", action="store_true", help="lean on what breaks integrations")
+    gen.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+
+    demo = commands.add_parser("demo", help="the main job: generate, check and summarise a realistic stream")
+    demo.add_argument("--members", type=_positive(1), default=300)
+    demo.add_argument("--count", type=_positive(1), default=3000)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument(
+        "--exit", action="store_true", help="stop after the report (the default until the emulator exists)"
+    )
+
+    for name, what in NOT_BUILT.items():
+        sub = commands.add_parser(name, help=f"{what}: not built yet", add_help=True)
+        sub.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from emulator.trifft import generate, write_jsonl
+
+    try:
+        kinds = _kinds(args.kinds) if args.kinds else list(ALL_KINDS)
+    except ValueError as exc:
+        return _fail("generate", str(exc))
+    events = generate(args.count, seed=args.seed, members=args.members, kinds=kinds, edge=args.edge)
+    if args.out is None:
+        sys.stdout.reconfigure(encoding="utf-8", newline="\n")  # type: ignore[union-attr]
+        try:
+            write_jsonl(events, sys.stdout)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `generate | head` is fine
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    try:
+        with open(args.out, "w", encoding="utf-8", newline="\n") as out:
+            written = write_jsonl(events, out)
+    except OSError as exc:
+        return _fail("generate", f"cannot write {args.out}: {exc.strerror}")
+    mode = "edge" if args.edge else "realistic"
+    print(
+        f"wrote {written} {mode} events ({args.members} members, seed {args.seed}) to {args.out}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from contracts import METRIC_BY_KIND, event_schema
+    from emulator.trifft import generate, inconsistencies
+
+    console = Console()
+    started = time.perf_counter()
+    events = list(generate(args.count, seed=args.seed, members=args.members))
+    schema = event_schema()
+    invalid = [(event, problems) for event in events if (problems := schema.validate(event))]
+    story = inconsistencies(events)
+    kinds = Counter(event["kind"] for event in events)
+    table = Table(title=f"{len(events)} TRIFFT events, {args.members} members, seed {args.seed}")
+    table.add_column("kind")
+    table.add_column("Klaviyo metric")
+    table.add_column("events", justify="right")
+    for kind in ALL_KINDS:
+        table.add_row(kind, METRIC_BY_KIND.get(kind, "(custom webhook, no refresh)"), str(kinds[kind]))
+    console.print(table)
+    console.print(
+        f"contract 1 (TRIFFT event envelope): {len(events) - len(invalid)} valid, {len(invalid)} invalid"
+    )
+    console.print(f"timeline consistency: {len(story)} problems")
+    for event, problems in invalid[:5]:
+        console.print(f"  event {event['event_id']}: {problems[0]}", markup=False)
+    for line in story[:5]:
+        console.print(f"  {line}", markup=False)
+    console.print(f"done in {time.perf_counter() - started:.1f}s")
+    console.print(
+        "[yellow]Not built yet:[/] the Klaviyo emulator, the sync core and the verifier (issues 3-5). "
+        "This demo exercises the fake TRIFFT and the contracts only."
+    )
+    return 1 if invalid or story else 0
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"trifft-klaviyo {command}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "generate":
+        return _generate(args)
+    if args.command == "demo":
+        return _demo(args)
+    return _fail(args.command, f"{NOT_BUILT[args.command]} is not built yet")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
