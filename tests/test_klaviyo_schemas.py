@@ -931,3 +931,8 @@ def test_converting_the_committed_openapi_json_reproduces_the_committed_schemas_
     assert committed == names, "a schema in the folder that the script no longer derives"
     for name in sorted(names):
         assert (tmp_path / name).read_bytes() == (FOLDER / name).read_bytes(), name
+
+
+def test_the_committed_readme_is_the_one_the_script_writes_for_the_committed_spec() -> None:
+    expected = refresh_script()._readme(OPENAPI)
+    assert (FOLDER / "README.md").read_text(encoding="utf-8") == expected
