@@ -754,7 +754,7 @@ def test_create_event_still_rejects_a_broken_body_beside_null_nullable_refs() ->
         ("location", {"city": 20095}, "/location/city", "type"),
         ("meta", {"patch_properties": "trifft_points"}, "/meta/patch_properties", "type"),
         ("meta", {"patch_properties": {"unset": 7}}, "/meta/patch_properties/unset", "type"),
-        ("meta", {"patch_properties": {"unset": ["a", 1]}}, "/meta/patch_properties/unset", "type"),
+        ("meta", {"patch_properties": {"unset": ["a", 1]}}, "/meta/patch_properties/unset/1", "type"),
         (
             "meta",
             {"patch_identifiers": {"append": ["x@example.com"]}},
