@@ -13,7 +13,6 @@ from typing import NoReturn
 from contracts import ALL_KINDS, KIND_BY_METRIC
 
 NOT_BUILT = {
-    "emulator": "the Klaviyo emulator (issue 3)",
     "sync": "the sync core (issue 4)",
     "verify": "the verifier (issue 5)",
     "replay": "QA replay (issue 5)",
@@ -74,6 +73,29 @@ def _parser() -> _Parser:
     demo.add_argument(
         "--exit", action="store_true", help="stop after the report (the default until the emulator exists)"
     )
+
+    emu = commands.add_parser("emulator", help="serve the fake Klaviyo on a socket (default 127.0.0.1:8525)")
+    emu.add_argument(
+        "--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1, this machine only)"
+    )
+    emu.add_argument(
+        "--port", type=_positive(0), default=8525, help="port (default 8525; 0 picks a free one)"
+    )
+    emu.add_argument("--db", metavar="PATH", help="keep state in this SQLite file (default: in memory)")
+    emu.add_argument(
+        "--rate-limits",
+        default="klaviyo",
+        metavar="MODE",
+        help="klaviyo (default, the published limits), off, or a factor such as 0.1 or 10",
+    )
+    emu.add_argument(
+        "--faults",
+        default="",
+        metavar="SPEC",
+        help="inject faults, e.g. '5xx=0.1,429=0.05,latency_ms=20,seed=1' (see docs/emulator.md)",
+    )
+    emu.add_argument("--api-key", action="append", metavar="KEY", help="accept only these keys (repeatable)")
+    emu.add_argument("--quiet", action="store_true", help="no line per request")
 
     for name, what in NOT_BUILT.items():
         sub = commands.add_parser(name, help=f"{what}: not built yet", add_help=True)
@@ -147,6 +169,57 @@ def _demo(args: argparse.Namespace) -> int:
     return 1 if invalid or story else 0
 
 
+def _emulator(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from emulator.klaviyo import Emulator, Faults, Store, create_app
+    from emulator.klaviyo.limits import parse_mode
+
+    try:
+        parse_mode(args.rate_limits)
+        faults = Faults.parse(args.faults)
+    except ValueError as exc:
+        return _fail("emulator", str(exc))
+    try:
+        store = Store(args.db)
+    except Exception as exc:  # sqlite3 errors name the problem; show it as one line
+        return _fail("emulator", f"cannot open database {args.db}: {exc}")
+    emulator = Emulator(
+        store=store,
+        api_keys=frozenset(args.api_key) if args.api_key else None,
+        rate_limits=args.rate_limits,
+        faults=faults,
+    )
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+    config = uvicorn.Config(
+        create_app(emulator),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    where = f"http://{args.host}:{args.port}"
+    print(
+        f"fake Klaviyo on {where} (state: {args.db or 'in memory'}, rate limits: {args.rate_limits}"
+        f"{', faults: ' + args.faults if args.faults else ''}); control API at {where}/_emulator/health",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        server.run()
+    except OSError as exc:
+        return _fail("emulator", f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        store.close()
+    return 0 if server.started else _fail("emulator", f"could not start on {args.host}:{args.port}")
+
+
 def _fail(command: str, message: str) -> int:
     print(f"trifft-klaviyo {command}: error: {message}", file=sys.stderr)
     return 2
@@ -158,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _generate(args)
     if args.command == "demo":
         return _demo(args)
+    if args.command == "emulator":
+        return _emulator(args)
     return _fail(args.command, f"{NOT_BUILT[args.command]} is not built yet")
 
 

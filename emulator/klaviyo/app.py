@@ -1,0 +1,364 @@
+"""The fake Klaviyo as an ASGI app: routes from the spec, one pipeline for every endpoint.
+
+auth -> revision -> rate limit -> injected faults -> query -> body (type, size, JSON, schema) -> handler in one
+transaction -> request log -> response. Whatever goes wrong becomes a JSON:API ``errors[]`` response and is
+logged with the request; nothing a client sends can produce an unplanned 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import events, jobs, profiles, query, spec
+from .errors import (
+    Gone,
+    InvalidInput,
+    KlaviyoError,
+    MethodNotAllowed,
+    NotAuthenticated,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    Problem,
+    ServerError,
+    Throttled,
+    UnsupportedMediaType,
+)
+from .faults import Faults
+from .limits import RateLimiter
+from .store import Store, account_id, dumps, mask
+from .types import Context, Reply
+
+log = logging.getLogger("trifft_klaviyo.emulator")
+
+HANDLERS: dict[str, Callable[[Context], Reply]] = {**profiles.HANDLERS, **events.HANDLERS, **jobs.HANDLERS}
+NEWEST_REVISION = date(2026, 10, 15)
+OLDEST_REVISION = date(2024, 10, 15)  # two years before the newest: older ones are retired (410)
+_REVISION = re.compile(r"^(\d{4}-\d{2}-\d{2})(\.[A-Za-z0-9]+)?$")
+_JSON_TYPES = ("application/json", "application/vnd.api+json")
+_LOGGED_BODY = 256 * 1024
+JSONAPI = "application/vnd.api+json"
+
+
+@dataclass
+class Emulator:
+    """Everything the app serves from: the store, who may call, limits and faults. Shared by every front door."""
+
+    store: Store = field(default_factory=Store)
+    api_keys: frozenset[str] | None = None
+    rate_limits: str | float = "klaviyo"
+    faults: Faults = field(default_factory=Faults)
+    clock: Callable[[], float] = time.time
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.rate_limits, self.clock)
+        self.started = self.clock()
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    content = b"" if body is None else dumps(body).encode()
+    return Response(content, status, headers=headers, media_type=JSONAPI if body is not None else None)
+
+
+def _authenticate(emulator: Emulator, request: Request) -> tuple[str, str]:
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    key = key.strip()
+    if scheme not in ("Klaviyo-API-Key", "Bearer") or not key:
+        detail = (
+            "Missing Authorization header; send 'Authorization: Klaviyo-API-Key <private key>'."
+            if not header
+            else "Invalid Authorization header; expected 'Klaviyo-API-Key <private key>'."
+        )
+        raise NotAuthenticated(Problem(detail, parameter="Authorization"))
+    if emulator.api_keys is not None and key not in emulator.api_keys:
+        raise PermissionDenied(
+            Problem(
+                f"The API key {mask(key)} is not accepted by this emulator (it was started with --api-key).",
+                parameter="Authorization",
+            )
+        )
+    return key, account_id(key)
+
+
+def _check_revision(request: Request) -> None:
+    revision = request.headers.get("revision")
+    if revision is None:
+        raise InvalidInput(
+            Problem(
+                "Missing required header 'revision' (format: YYYY-MM-DD[.suffix], e.g. 2026-07-15).",
+                parameter="revision",
+            )
+        )
+    match = _REVISION.match(revision.strip())
+    try:
+        day = date.fromisoformat(match.group(1)) if match else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise InvalidInput(
+            Problem(f"Invalid revision '{revision}'; expected YYYY-MM-DD[.suffix].", parameter="revision")
+        )
+    if day > NEWEST_REVISION:
+        raise InvalidInput(
+            Problem(
+                f"Revision {revision} does not exist yet; the newest is {NEWEST_REVISION.isoformat()}.",
+                parameter="revision",
+            )
+        )
+    if day < OLDEST_REVISION:
+        raise Gone(
+            Problem(
+                f"Revision {revision} has been retired; use {OLDEST_REVISION.isoformat()} or newer.",
+                parameter="revision",
+            )
+        )
+
+
+def _parse_body(operation: spec.Operation, request: Request, raw: bytes) -> Any:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in _JSON_TYPES:
+        raise UnsupportedMediaType(
+            Problem(
+                f"Content-Type must be application/vnd.api+json or application/json, "
+                f"not '{media or 'missing'}'.",
+                parameter="Content-Type",
+            )
+        )
+    if len(raw) > operation.max_body:
+        raise PayloadTooLarge(
+            Problem(
+                f"The request body is {len(raw):,} bytes; {operation.operation_id} accepts "
+                f"at most {operation.max_body:,}.",
+                pointer="/",
+            )
+        )
+    if not raw.strip():
+        raise InvalidInput(
+            Problem("The request body is empty; a JSON:API document is required.", pointer="/")
+        )
+    try:
+        body = json.loads(raw)
+    except UnicodeDecodeError:
+        raise InvalidInput(Problem("The request body is not UTF-8.", pointer="/")) from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            Problem(f"Malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).", pointer="/")
+        ) from None
+    schema = operation.body_schema
+    if schema is not None:
+        violations = schema.validate(body)
+        if violations:
+            raise InvalidInput(
+                *(Problem(f"{v.message} ({v.rule}).", pointer=v.pointer or "/") for v in violations[:25])
+            )
+    return body
+
+
+def _log(emulator: Emulator, record: dict[str, Any], notes: list[Any] | None, tx: Any = None) -> None:
+    def write(conn: Any) -> None:
+        conn.execute(
+            "INSERT INTO requests (id, account, masked_key, method, path, query, operation, status, duration_ms,"
+            " request_body, response_body, errors, fault, received) VALUES (:id, :account, :masked_key, :method,"
+            " :path, :query, :operation, :status, :duration_ms, :request_body, :response_body, :errors, :fault,"
+            " :received)",
+            record,
+        )
+        for note in notes or []:
+            conn.execute(
+                "INSERT INTO ledger (account, request_id, kind, reason, subject, details, at) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record["account"],
+                    record["id"],
+                    note.kind,
+                    note.reason,
+                    note.subject,
+                    dumps(note.details),
+                    record["received"],
+                ),
+            )
+
+    if tx is not None:
+        write(tx)
+    else:
+        with emulator.store.transaction() as conn:
+            write(conn)
+
+
+def _text(raw: bytes | None) -> str | None:
+    if raw is None:
+        return None
+    return raw[:_LOGGED_BODY].decode("utf-8", "replace")
+
+
+async def _serve(emulator: Emulator, request: Request, operation: spec.Operation) -> Response:
+    started = time.perf_counter()
+    now = emulator.clock()
+    raw = await request.body()
+    record: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "account": None,
+        "masked_key": None,
+        "method": request.method,
+        "path": request.url.path,
+        "query": request.url.query,
+        "operation": operation.operation_id,
+        "request_body": _text(raw) if raw else None,
+        "fault": None,
+        "received": now,
+    }
+    headers: dict[str, str] = {}
+    try:
+        key, account = _authenticate(emulator, request)
+        record.update(account=account, masked_key=mask(key))
+        emulator.store.open_account(key, now)
+        _check_revision(request)
+        headers = emulator.limiter.check(account, operation)
+        decision = emulator.faults.decide(operation.operation_id)
+        if decision.latency_ms:
+            await asyncio.sleep(decision.latency_ms / 1000)
+        if decision.status is not None:
+            record["fault"] = str(decision.status)
+            return _finish(emulator, record, started, _fault_response(decision.status), None)
+        parsed_query = query.parse(operation, request.query_params.multi_items())
+        body = _parse_body(operation, request, raw) if request.method in ("POST", "PATCH") else None
+        base = str(request.base_url).rstrip("/")
+        with emulator.store.transaction() as tx:
+            ctx = Context(
+                tx,
+                account,
+                operation,
+                dict(request.path_params),
+                parsed_query,
+                body,
+                now,
+                record["id"],
+                base,
+                str(request.url),
+            )
+            reply = HANDLERS[operation.operation_id](ctx)
+            if decision.after:
+                record["fault"] = "500 after processing"
+                response = _fault_response(500)
+            else:
+                response = _json(reply.status, reply.body, {**headers, **reply.headers})
+            _fill(record, started, response)
+            _log(emulator, record, ctx.notes, tx)
+        _console(record)
+        return response
+    except KlaviyoError as error:
+        response = _json(error.status, error.body(), {**headers, **error.headers})
+        record["errors"] = dumps(error.body()["errors"])
+        return _finish(emulator, record, started, response, None)
+
+
+def _fault_response(status: int) -> Response:
+    if status == 502:
+        return Response("<html><body><h1>502 Bad Gateway</h1></body></html>", 502, media_type="text/html")
+    if status == 429:
+        throttled = Throttled(
+            Problem("Request was throttled. Expected available in 1 second.", pointer="/data/"),
+            headers={"Retry-After": "1"},
+        )
+        return _json(429, throttled.body(), throttled.headers)
+    error = ServerError(Problem("Injected fault: the emulator was told to fail this request."))
+    body = error.body()
+    body["errors"][0]["status"] = status
+    return _json(status, body)
+
+
+def _fill(record: dict[str, Any], started: float, response: Response) -> None:
+    record["status"] = response.status_code
+    record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+    record["response_body"] = _text(bytes(response.body)) if response.body else None
+    record.setdefault("errors", None)
+
+
+def _finish(
+    emulator: Emulator, record: dict[str, Any], started: float, response: Response, notes: list[Any] | None
+) -> Response:
+    _fill(record, started, response)
+    _log(emulator, record, notes)
+    _console(record)
+    return response
+
+
+def _console(record: dict[str, Any]) -> None:
+    fault = f" fault={record['fault']}" if record.get("fault") else ""
+    log.info(
+        "%s %s%s %s %.1fms %s%s",
+        record["method"],
+        record["path"],
+        f"?{record['query']}" if record["query"] else "",
+        record["status"],
+        record["duration_ms"],
+        record["masked_key"] or "-",
+        fault,
+    )
+
+
+def _routes(emulator: Emulator) -> list[Route]:
+    by_path: dict[str, dict[str, spec.Operation]] = {}
+    for operation in spec.operations():
+        by_path.setdefault(operation.path, {})[operation.method] = operation
+    routes = []
+    for path, methods in by_path.items():
+
+        async def endpoint(request: Request, methods: dict[str, spec.Operation] = methods) -> Response:
+            operation = methods.get(request.method)
+            if operation is None:
+                allowed = ", ".join(sorted(methods))
+                error = MethodNotAllowed(
+                    f"Method {request.method} is not allowed on {request.url.path}; allowed: {allowed}."
+                )
+                return _json(405, error.body(), {"Allow": allowed})
+            return await _serve(emulator, request, operation)
+
+        every = ["GET", "POST", "PATCH", "PUT", "DELETE"]
+        routes.append(Route(path, endpoint, methods=every))
+        routes.append(Route(path.rstrip("/") + "/", endpoint, methods=every))
+    return routes
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    error = NotFound(
+        f"No endpoint at {request.method} {request.url.path}. This emulator serves the Klaviyo "
+        "endpoints TRIFFT's integration uses; see GET /_emulator/endpoints."
+    )
+    return _json(404, error.body())
+
+
+async def _crash(request: Request, exc: Exception) -> Response:
+    log.exception("internal error on %s %s", request.method, request.url.path)
+    error = ServerError(
+        f"The emulator failed unexpectedly ({type(exc).__name__}); this is a bug in the emulator."
+    )
+    return _json(500, error.body())
+
+
+def create_app(emulator: Emulator | None = None) -> Starlette:
+    """The ASGI app: Klaviyo's endpoints under /api, the control API under /_emulator."""
+    from . import control
+
+    emulator = emulator or Emulator()
+    app = Starlette(
+        routes=[*control.routes(emulator), *_routes(emulator)],
+        exception_handlers={404: _not_found, 405: _not_found, Exception: _crash},
+    )
+    app.state.emulator = emulator
+    return app

@@ -1,0 +1,164 @@
+"""The emulator's own API under ``/_emulator/``: health, what was received, the ledger, state, faults, limits.
+
+Not part of Klaviyo, so no API key is needed; an account is named by ``?key=<its API key>`` or
+``?account=<account id>`` (both listed by ``GET /_emulator/accounts``). Documented in docs/emulator.md.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from . import spec
+from .faults import Faults
+from .store import account_id
+
+if TYPE_CHECKING:
+    from .app import Emulator
+
+
+def _problem(status: int, detail: str) -> JSONResponse:
+    return JSONResponse({"errors": [{"status": status, "detail": detail}]}, status)
+
+
+def _account(request: Request) -> str | None:
+    key = request.query_params.get("key")
+    return account_id(key) if key else request.query_params.get("account")
+
+
+def _int(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise ValueError(f"{name} must be a whole number, not {raw!r}")
+    return int(raw)
+
+
+def routes(emulator: Emulator) -> list[Route]:
+    store = emulator.store
+
+    async def health(request: Request) -> Response:
+        return JSONResponse(
+            {
+                "status": "ok",
+                "revision": "2026-07-15",
+                "accepts_revisions": "2024-10-15 to 2026-10-15",
+                "rate_limits": emulator.limiter.mode,
+                "database": store.path,
+            }
+        )
+
+    async def accounts(request: Request) -> Response:
+        return JSONResponse({"data": store.accounts()})
+
+    async def endpoints(request: Request) -> Response:
+        return JSONResponse(
+            {
+                "data": [
+                    {
+                        "operation": op.operation_id,
+                        "method": op.method,
+                        "path": op.path,
+                        "burst_per_second": op.burst,
+                        "steady_per_minute": op.steady,
+                        "max_body_bytes": op.max_body if op.method != "GET" else None,
+                    }
+                    for op in spec.operations()
+                ]
+            }
+        )
+
+    def _rows(table: str, request: Request) -> Response:
+        try:
+            after, limit = _int(request, "after", 0), min(_int(request, "limit", 100), 1000)
+        except ValueError as exc:
+            return _problem(400, str(exc))
+        account = _account(request)
+        sql = f"SELECT * FROM {table} WHERE seq > ?"
+        args: list[Any] = [after]
+        if account:
+            sql += " AND account = ?"
+            args.append(account)
+        status = request.query_params.get("status")
+        if table == "requests" and status:
+            sql += " AND status = ?"
+            args.append(int(status) if status.isdigit() else -1)
+        with store.transaction() as tx:
+            rows = [dict(row) for row in tx.execute(sql + " ORDER BY seq LIMIT ?", (*args, limit))]
+        for row in rows:
+            for name in ("errors", "details"):
+                if row.get(name):
+                    row[name] = json.loads(row[name])
+        return JSONResponse({"data": rows, "next_after": rows[-1]["seq"] if rows else after})
+
+    async def requests_(request: Request) -> Response:
+        return _rows("requests", request)
+
+    async def ledger(request: Request) -> Response:
+        return _rows("ledger", request)
+
+    async def reset(request: Request) -> Response:
+        account = _account(request)
+        store.reset(account)
+        emulator.limiter.reset()
+        return JSONResponse({"reset": account or "all accounts"})
+
+    async def state(request: Request) -> Response:
+        account = _account(request)
+        if not account:
+            return _problem(400, "name the account: ?key=<API key> or ?account=<id>")
+        if request.method == "GET":
+            return JSONResponse(store.export(account))
+        try:
+            body = json.loads(await request.body())
+        except ValueError as exc:
+            return _problem(400, f"state must be JSON: {exc}")
+        if not isinstance(body, dict) or body.get("version") != 1:
+            return _problem(400, "state must be an export of this emulator (an object with version 1)")
+        try:
+            store.import_(account, body)
+        except Exception as exc:  # a malformed export must not take the server down
+            return _problem(400, f"state could not be imported: {exc}")
+        return JSONResponse({"imported": account})
+
+    async def faults(request: Request) -> Response:
+        if request.method == "PUT":
+            text = (await request.body()).decode("utf-8", "replace")
+            try:
+                emulator.faults = Faults.parse(text)
+            except ValueError as exc:
+                return _problem(400, str(exc))
+        return JSONResponse(emulator.faults.to_dict())
+
+    async def rate_limits(request: Request) -> Response:
+        if request.method == "PUT":
+            try:
+                emulator.limiter.set_mode((await request.body()).decode().strip())
+            except ValueError as exc:
+                return _problem(400, str(exc))
+        return JSONResponse({"mode": emulator.limiter.mode, "throttled": emulator.limiter.throttled})
+
+    async def home(request: Request) -> Response:
+        return HTMLResponse(
+            "<!doctype html><title>trifft-klaviyo emulator</title><h1>trifft-klaviyo emulator</h1>"
+            "<p>The dashboard is not built yet. The control API lives under "
+            "<a href='/_emulator/health'>/_emulator/</a>.</p>"
+        )
+
+    return [
+        Route("/", home),
+        Route("/_emulator/health", health),
+        Route("/_emulator/accounts", accounts),
+        Route("/_emulator/endpoints", endpoints),
+        Route("/_emulator/requests", requests_),
+        Route("/_emulator/ledger", ledger),
+        Route("/_emulator/reset", reset, methods=["POST"]),
+        Route("/_emulator/state", state, methods=["GET", "PUT"]),
+        Route("/_emulator/faults", faults, methods=["GET", "PUT"]),
+        Route("/_emulator/rate-limits", rate_limits, methods=["GET", "PUT"]),
+    ]

@@ -1,0 +1,23 @@
+"""Identifiers in Klaviyo's forms: 26-character ULIDs for profiles and jobs, 6-character metric ids."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+def ulid(now: float | None = None) -> str:
+    """A ULID: 48 bits of milliseconds then 80 random bits, Crockford base32, as Klaviyo's profile ids."""
+    millis = int((time.time() if now is None else now) * 1000)
+    value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def metric_id() -> str:
+    """A 6-character metric id, like Klaviyo's ``TxVpCr``."""
+    return "".join(_ALNUM[b % len(_ALNUM)] for b in os.urandom(6))

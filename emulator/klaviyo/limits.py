@@ -1,0 +1,93 @@
+"""Klaviyo's rate limits: fixed windows per account and operation, burst per second and steady per minute.
+
+Figures come from each operation's ``x-klaviyo-ratelimit`` in the spec. ``mode`` is ``klaviyo`` (as published),
+``off``, or a factor (``0.1`` for a tenth of Klaviyo's limits, ``10`` for ten times them).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .errors import Problem, Throttled
+from .spec import Operation
+
+
+def parse_mode(text: str | float) -> float | None:
+    """The factor for a mode; None means limits are off. Raises ValueError naming the bad value."""
+    if isinstance(text, int | float):
+        factor = float(text)
+    elif text == "klaviyo":
+        return 1.0
+    elif text == "off":
+        return None
+    else:
+        try:
+            factor = float(text.removesuffix("x"))
+        except ValueError:
+            raise ValueError(
+                f"rate-limit mode must be klaviyo, off or a positive factor like 0.5, not {text!r}"
+            ) from None
+    if factor <= 0 or not math.isfinite(factor):
+        raise ValueError(f"rate-limit factor must be positive, not {text!r}")
+    return factor
+
+
+@dataclass
+class _Window:
+    second: int = -1
+    in_second: int = 0
+    minute: int = -1
+    in_minute: int = 0
+
+
+class RateLimiter:
+    def __init__(self, mode: str | float, clock: Callable[[], float]) -> None:
+        self.factor = parse_mode(mode)
+        self.mode = "off" if self.factor is None else ("klaviyo" if self.factor == 1.0 else str(self.factor))
+        self.clock = clock
+        self._windows: dict[tuple[str, str], _Window] = {}
+        self.throttled = 0
+
+    def set_mode(self, mode: str | float) -> None:
+        self.factor = parse_mode(mode)
+        self.mode = "off" if self.factor is None else ("klaviyo" if self.factor == 1.0 else str(self.factor))
+
+    def limits(self, operation: Operation) -> tuple[int, int]:
+        factor = self.factor or 1.0
+        return max(1, int(operation.burst * factor)), max(1, int(operation.steady * factor))
+
+    def reset(self) -> None:
+        self._windows.clear()
+
+    def check(self, account: str, operation: Operation) -> dict[str, str]:
+        """Count one request; the RateLimit-* headers to send, or Throttled with an integer Retry-After."""
+        if self.factor is None:
+            return {}
+        now = self.clock()
+        burst, steady = self.limits(operation)
+        window = self._windows.setdefault((account, operation.operation_id), _Window())
+        second, minute = int(now), int(now // 60)
+        if window.second != second:
+            window.second, window.in_second = second, 0
+        if window.minute != minute:
+            window.minute, window.in_minute = minute, 0
+        minute_reset = max(1, math.ceil((minute + 1) * 60 - now))
+        if window.in_minute >= steady or window.in_second >= burst:
+            wait = minute_reset if window.in_minute >= steady else max(1, math.ceil(second + 1 - now))
+            self.throttled += 1
+            raise Throttled(
+                Problem(
+                    f"Request was throttled. Expected available in {wait} second{'' if wait == 1 else 's'}.",
+                    pointer="/data/",
+                ),
+                headers={"Retry-After": str(wait)},
+            )
+        window.in_second += 1
+        window.in_minute += 1
+        return {
+            "RateLimit-Limit": str(steady),
+            "RateLimit-Remaining": str(steady - window.in_minute),
+            "RateLimit-Reset": str(minute_reset),
+        }

@@ -1,0 +1,331 @@
+"""Profiles: identification, Klaviyo's merge semantics, and the profile endpoints.
+
+Merge rules (Klaviyo's operation descriptions): a field set to null is cleared, a field left out is kept;
+``properties`` merge key by key; ``meta.patch_properties`` appends to, unappends from and unsets properties.
+A request whose identifiers belong to two different profiles is a conflict: 409 ``duplicate_profile`` for the
+profile endpoints; for events, which Klaviyo accepts and processes later, the event goes to the profile its
+strongest identifier names and the ledger says which identifier was not applied and why.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import filters, ids, resources
+from .errors import DuplicateProfile, InvalidInput, NotFound, Problem
+from .query import page
+from .store import dumps
+from .types import Context, Reply
+
+IDENTIFIERS = ("email", "phone_number", "external_id", "anonymous_id", "_kx")
+_COLUMNS = {
+    "email": "email",
+    "phone_number": "phone_number",
+    "external_id": "external_id",
+    "anonymous_id": "anonymous_id",
+    "_kx": "kx",
+}
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+PHONE_DETAIL = "Invalid phone number format (Example of a valid format: +12345678901)"
+
+
+def identifier_problems(attributes: dict[str, Any], pointer: str) -> list[Problem]:
+    """Email and phone checked as Klaviyo checks them (E.164 phones; a plain address, no spaces)."""
+    problems = []
+    email = attributes.get("email")
+    if email is not None and (not isinstance(email, str) or not EMAIL.match(email)):
+        problems.append(Problem("Invalid email address", pointer=f"{pointer}/email"))
+    phone = attributes.get("phone_number")
+    if phone is not None and (not isinstance(phone, str) or not PHONE.match(phone)):
+        problems.append(Problem(PHONE_DETAIL, pointer=f"{pointer}/phone_number"))
+    return problems
+
+
+@dataclass
+class Match:
+    row: sqlite3.Row | None
+    by: str | None
+    #: (identifier, value, id of the other profile that holds it)
+    conflicts: list[tuple[str, Any, str]] = field(default_factory=list)
+
+
+def get(tx: sqlite3.Connection, account: str, profile_id: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = tx.execute(
+        "SELECT * FROM profiles WHERE account = ? AND id = ?", (account, profile_id)
+    ).fetchone()
+    return row
+
+
+def resolve(
+    tx: sqlite3.Connection, account: str, profile_id: str | None, attributes: dict[str, Any]
+) -> Match:
+    """Which existing profile these identifiers name, and which identifiers name a different one."""
+    holders: list[tuple[str, Any, sqlite3.Row]] = []
+    if profile_id is not None:
+        row = get(tx, account, profile_id)
+        if row is not None:
+            holders.append(("id", profile_id, row))
+    for name in ("external_id", "email", "phone_number", "anonymous_id", "_kx"):
+        value = attributes.get(name)
+        if value is None:
+            continue
+        row = tx.execute(
+            f"SELECT * FROM profiles WHERE account = ? AND {_COLUMNS[name]} = ? ORDER BY created",
+            (account, value),
+        ).fetchone()
+        if row is not None:
+            holders.append((name, value, row))
+    if not holders:
+        return Match(None, None)
+    by, _, chosen = holders[0]
+    match = Match(chosen, by)
+    for name, value, row in holders[1:]:
+        if row["id"] != chosen["id"]:
+            match.conflicts.append((name, value, row["id"]))
+    # The chosen profile already carries another value for an identifier sent: e.g. a different external_id.
+    if chosen is not None and by != "external_id":
+        sent, held = attributes.get("external_id"), chosen["external_id"]
+        if sent is not None and held is not None and sent != held:
+            match.conflicts.append(("external_id", sent, chosen["id"]))
+    return match
+
+
+def merge(doc: dict[str, Any], attributes: dict[str, Any], meta: dict[str, Any] | None) -> dict[str, Any]:
+    """Apply attributes and patch operations to a stored profile document."""
+    doc = json.loads(dumps(doc))
+    for name, value in attributes.items():
+        if name == "properties":
+            props = doc.setdefault("properties", {})
+            for key, item in (value or {}).items():
+                if item is None:
+                    props.pop(key, None)
+                else:
+                    props[key] = item
+        elif name == "location":
+            if value is None:
+                doc.pop("location", None)
+            else:
+                location = doc.setdefault("location", {})
+                location.update({k: v for k, v in value.items()})
+        else:
+            doc[name] = value
+    patch = (meta or {}).get("patch_properties") or {}
+    props = doc.setdefault("properties", {})
+    for key, value in (patch.get("append") or {}).items():
+        current = props.get(key)
+        items = current if isinstance(current, list) else ([] if current is None else [current])
+        items.extend(value if isinstance(value, list) else [value])
+        props[key] = items
+    for key, value in (patch.get("unappend") or {}).items():
+        current = props.get(key)
+        if isinstance(current, list):
+            remove = value if isinstance(value, list) else [value]
+            props[key] = [item for item in current if item not in remove]
+    unset = patch.get("unset")
+    for key in [unset] if isinstance(unset, str) else (unset or []):
+        props.pop(key, None)
+    identifiers = (meta or {}).get("patch_identifiers") or {}
+    secondary = doc.setdefault("secondary_emails", [])
+    for email in (identifiers.get("append") or {}).get("email", []):
+        if email not in secondary:
+            secondary.append(email)
+    for email in (identifiers.get("unappend") or {}).get("email", []):
+        if email in secondary:
+            secondary.remove(email)
+    return doc
+
+
+def save(ctx: Context, profile_id: str | None, doc: dict[str, Any]) -> sqlite3.Row:
+    """Insert or update one profile row; returns the row as stored."""
+    columns = [doc.get(name) for name in IDENTIFIERS]
+    if profile_id is None:
+        profile_id = ids.ulid(ctx.now)
+        ctx.tx.execute(
+            "INSERT INTO profiles (account, id, email, phone_number, external_id, anonymous_id, kx, doc, created,"
+            " updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (ctx.account, profile_id, *columns, dumps(doc), ctx.now, ctx.now),
+        )
+    else:
+        ctx.tx.execute(
+            "UPDATE profiles SET email = ?, phone_number = ?, external_id = ?, anonymous_id = ?, kx = ?, doc = ?,"
+            " updated = ? WHERE account = ? AND id = ?",
+            (*columns, dumps(doc), ctx.now, ctx.account, profile_id),
+        )
+    row = get(ctx.tx, ctx.account, profile_id)
+    assert row is not None
+    return row
+
+
+def _conflict(conflicts: list[tuple[str, Any, str]], pointer: str) -> DuplicateProfile:
+    _name, _value, other = conflicts[0]
+    return DuplicateProfile(
+        Problem(
+            "A profile already exists with one of these identifiers.",
+            pointer=pointer,
+            meta={"duplicate_profile_id": other},
+        )
+    )
+
+
+def upsert(
+    ctx: Context,
+    profile_id: str | None,
+    attributes: dict[str, Any],
+    meta: dict[str, Any] | None,
+    pointer: str,
+    strict: bool,
+) -> tuple[sqlite3.Row, bool]:
+    """Find or create the profile the identifiers name and merge the attributes in; (row, created).
+
+    ``strict`` (the profile endpoints) turns an identifier conflict into 409; otherwise (events) the conflicting
+    identifiers are left off and the ledger says so.
+    """
+    match = resolve(ctx.tx, ctx.account, profile_id, attributes)
+    if match.conflicts:
+        if strict:
+            raise _conflict(match.conflicts, pointer)
+        attributes = dict(attributes)
+        for name, value, other in match.conflicts:
+            attributes.pop(name, None)
+            ctx.note(
+                "identifier_conflict",
+                f"{name} {value!r} belongs to profile {other}; not applied",
+                match.row["id"] if match.row is not None else None,
+                identifier=name,
+                other_profile=other,
+                matched_by=match.by,
+            )
+    if match.row is None:
+        return save(ctx, None, merge({}, attributes, meta)), True
+    doc = merge(json.loads(match.row["doc"]), attributes, meta)
+    return save(ctx, match.row["id"], doc), False
+
+
+def _profile_body(ctx: Context, row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "data": resources.profile(
+            row, ctx.base, ctx.query.fields.get("profile"), ctx.query.additional.get("profile")
+        ),
+        "links": {"self": ctx.url},
+    }
+
+
+def _needs_identifier(attributes: dict[str, Any], profile_id: str | None) -> None:
+    if profile_id is None and all(attributes.get(name) is None for name in IDENTIFIERS):
+        raise InvalidInput(
+            Problem(
+                "A profile needs at least one identifier: id, email, phone_number, "
+                "external_id or anonymous_id.",
+                pointer="/data/attributes",
+            )
+        )
+
+
+def create_or_update_profile(ctx: Context) -> Reply:
+    data = ctx.body["data"]
+    attributes, profile_id = data.get("attributes", {}), data.get("id")
+    problems = identifier_problems(attributes, "/data/attributes")
+    if problems:
+        raise InvalidInput(*problems)
+    _needs_identifier(attributes, profile_id)
+    if profile_id is not None and get(ctx.tx, ctx.account, profile_id) is None:
+        raise NotFound(Problem(f"A profile with id {profile_id} does not exist.", pointer="/data/id"))
+    row, created = upsert(ctx, profile_id, attributes, data.get("meta"), "/data/attributes", strict=True)
+    return Reply(201 if created else 200, _profile_body(ctx, row))
+
+
+def create_profile(ctx: Context) -> Reply:
+    attributes = ctx.body["data"].get("attributes", {})
+    problems = identifier_problems(attributes, "/data/attributes")
+    if problems:
+        raise InvalidInput(*problems)
+    _needs_identifier(attributes, None)
+    match = resolve(ctx.tx, ctx.account, None, attributes)
+    if match.row is not None:
+        raise _conflict([(match.by or "id", None, match.row["id"])], "/data/attributes")
+    return Reply(201, _profile_body(ctx, save(ctx, None, merge({}, attributes, None))))
+
+
+def get_profile(ctx: Context) -> Reply:
+    row = get(ctx.tx, ctx.account, ctx.path["id"])
+    if row is None:
+        raise NotFound(f"A profile with id {ctx.path['id']} does not exist.")
+    return Reply(200, _profile_body(ctx, row))
+
+
+def update_profile(ctx: Context) -> Reply:
+    profile_id = ctx.path["id"]
+    data = ctx.body["data"]
+    if data.get("id") != profile_id:
+        raise InvalidInput(
+            Problem(
+                f"data.id ({data.get('id')!r}) must be the id in the path ({profile_id}).", pointer="/data/id"
+            )
+        )
+    row = get(ctx.tx, ctx.account, profile_id)
+    if row is None:
+        raise NotFound(f"A profile with id {profile_id} does not exist.")
+    attributes = data.get("attributes", {})
+    problems = identifier_problems(attributes, "/data/attributes")
+    if problems:
+        raise InvalidInput(*problems)
+    for name in IDENTIFIERS:
+        value = attributes.get(name)
+        if value is None:
+            continue
+        other = ctx.tx.execute(
+            f"SELECT id FROM profiles WHERE account = ? AND {_COLUMNS[name]} = ? AND id != ?",
+            (ctx.account, value, profile_id),
+        ).fetchone()
+        if other is not None:
+            raise _conflict([(name, value, other["id"])], f"/data/attributes/{name}")
+    doc = merge(json.loads(row["doc"]), attributes, data.get("meta"))
+    return Reply(200, _profile_body(ctx, save(ctx, profile_id, doc)))
+
+
+def _filterable(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "email": row["email"],
+        "phone_number": row["phone_number"],
+        "external_id": row["external_id"],
+        "_kx": row["kx"],
+        "created": resources.stamp(row["created"]),
+        "updated": resources.stamp(row["updated"]),
+    }
+
+
+_SORT_KEYS: dict[str, Callable[[sqlite3.Row], Any]] = {
+    "id": lambda r: r["id"],
+    "created": lambda r: (r["created"], r["id"]),
+    "updated": lambda r: (r["updated"], r["id"]),
+    "email": lambda r: (r["email"] or "", r["id"]),
+}
+
+
+def get_profiles(ctx: Context) -> Reply:
+    rows = ctx.tx.execute("SELECT * FROM profiles WHERE account = ? ORDER BY id", (ctx.account,)).fetchall()
+    rows = [row for row in rows if filters.matches(ctx.query.filter, _filterable(row))]
+    if ctx.query.sort:
+        key = _SORT_KEYS.get(ctx.query.sort.lstrip("-"), lambda r: r["id"])
+        rows.sort(key=key, reverse=ctx.query.sort.startswith("-"))
+    shown, links = page(rows, ctx.query, ctx.url, default_size=20)
+    fields, additional = ctx.query.fields.get("profile"), ctx.query.additional.get("profile")
+    return Reply(
+        200, {"data": [resources.profile(row, ctx.base, fields, additional) for row in shown], "links": links}
+    )
+
+
+HANDLERS = {
+    "create_or_update_profile": create_or_update_profile,
+    "create_profile": create_profile,
+    "get_profile": get_profile,
+    "update_profile": update_profile,
+    "get_profiles": get_profiles,
+}
