@@ -9,3 +9,53 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("dev", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+# -- the fake Klaviyo: one server per session, state cleared before each test that uses it ------------------------
+
+from collections.abc import Iterator  # noqa: E402
+
+import httpx  # noqa: E402
+import pytest  # noqa: E402
+
+from emulator.klaviyo import Emulator, create_app  # noqa: E402
+from emulator.klaviyo.server import InProcessTransport, RunningEmulator  # noqa: E402
+
+API_KEY = "pk_test_trifft_0001"
+HEADERS = {
+    "Authorization": f"Klaviyo-API-Key {API_KEY}",
+    "revision": "2026-07-15",
+    "Content-Type": "application/vnd.api+json",
+    "Accept": "application/vnd.api+json",
+}
+
+
+@pytest.fixture(scope="session")
+def _running_emulator() -> Iterator[RunningEmulator]:
+    with RunningEmulator(Emulator(rate_limits="off")) as running:
+        yield running
+
+
+@pytest.fixture
+def emulator_url(_running_emulator: RunningEmulator) -> str:
+    """Base URL of a fake Klaviyo on a real socket (rate limits off, no faults), emptied for this test."""
+    _running_emulator.emulator.store.reset()
+    _running_emulator.emulator.limiter.set_mode("off")
+    from emulator.klaviyo.faults import Faults
+
+    _running_emulator.emulator.faults = Faults()
+    return _running_emulator.url
+
+
+@pytest.fixture
+def emulator() -> Emulator:
+    """A fresh in-process emulator (rate limits off) for ASGI tests."""
+    return Emulator(rate_limits="off")
+
+
+@pytest.fixture
+def client(emulator: Emulator) -> Iterator[httpx.Client]:
+    """An HTTP client wired to ``emulator`` in process (no socket), with a valid key and revision."""
+    transport = InProcessTransport(create_app(emulator))
+    with httpx.Client(transport=transport, base_url="http://klaviyo.test", headers=HEADERS) as http:
+        yield http
