@@ -1,5 +1,11 @@
-"""The sync core: TRIFFT member events in, Klaviyo API calls out (not built yet; see issue 4)."""
+"""The sync core: TRIFFT member events in, Klaviyo API calls out, as TRIFFT's standard integration does.
+
+Built so far: the pure mapping (``map_event``). Delivery (ordering, retries, rate limits, the durable outbox)
+and the ``trifft-klaviyo sync`` command are issue 4's remaining work.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .mapping import Mapped, Subscription, map_event, profile_attributes
+
+__all__ = ["Mapped", "Subscription", "map_event", "profile_attributes"]
