@@ -152,6 +152,30 @@ def _endpoint_index() -> dict[str, str]:
     return table
 
 
+@dataclass(frozen=True, slots=True)
+class KlaviyoOperation:
+    """One Klaviyo operation as the bundled spec gives it, with its published rate limits."""
+
+    operation_id: str
+    method: str
+    path: str
+    burst_per_second: int
+    steady_per_minute: int
+
+
+@cache
+def klaviyo_operations() -> dict[str, KlaviyoOperation]:
+    """The Klaviyo operations the integration uses, by operationId (from the bundled spec's index)."""
+    index = resources.files("contracts") / "schemas" / "klaviyo" / KLAVIYO_REVISION / "index.json"
+    found = {}
+    for op in json.loads(index.read_text(encoding="utf-8"))["operations"]:
+        limits = op["x-klaviyo-ratelimit"]
+        found[op["operationId"]] = KlaviyoOperation(op["operationId"], op["method"], op["path"],
+                                                    int(limits["burst"].split("/")[0]),
+                                                    int(limits["steady"].split("/")[0]))
+    return found
+
+
 def endpoint_schema(method: str, path: str) -> Schema:
     """Contract 4: Klaviyo's request body for ``METHOD /api/path`` (derived from the OpenAPI spec).
 

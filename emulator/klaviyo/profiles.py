@@ -65,34 +65,40 @@ def get(tx: sqlite3.Connection, account: str, profile_id: str) -> sqlite3.Row | 
 def resolve(
     tx: sqlite3.Connection, account: str, profile_id: str | None, attributes: dict[str, Any]
 ) -> Match:
-    """Which existing profile these identifiers name, and which identifiers name a different one."""
-    holders: list[tuple[str, Any, sqlite3.Row]] = []
-    if profile_id is not None:
-        row = get(tx, account, profile_id)
-        if row is not None:
-            holders.append(("id", profile_id, row))
+    """Which existing profile these identifiers name, and which identifiers belong to a different one.
+
+    A Klaviyo id names its profile. Otherwise an ``external_id`` is the member's identity: if no profile has it,
+    an email or phone held by a profile with a *different* external_id is a conflict (it must not re-key that
+    profile), while one held by a profile with no external_id yet is that person's profile. Without either,
+    the first identifier that matches (email, phone, anonymous id) decides. *(Klaviyo documents that a match on
+    one identifier updates the others; which identifier wins when two profiles are named is not documented.)*
+    """
+    holders: dict[str, tuple[Any, sqlite3.Row]] = {}
     for name in ("external_id", "email", "phone_number", "anonymous_id", "_kx"):
         value = attributes.get(name)
-        if value is None:
-            continue
-        row = tx.execute(
-            f"SELECT * FROM profiles WHERE account = ? AND {_COLUMNS[name]} = ? ORDER BY created",
-            (account, value),
-        ).fetchone()
-        if row is not None:
-            holders.append((name, value, row))
-    if not holders:
-        return Match(None, None)
-    by, _, chosen = holders[0]
+        if value is not None:
+            row = tx.execute(
+                f"SELECT * FROM profiles WHERE account = ? AND {_COLUMNS[name]} = ? ORDER BY created",
+                (account, value),
+            ).fetchone()
+            if row is not None:
+                holders[name] = (value, row)
+    chosen: sqlite3.Row | None = None
+    by: str | None = None
+    if profile_id is not None:
+        chosen, by = get(tx, account, profile_id), "id"
+    elif "external_id" in holders:
+        chosen, by = holders["external_id"][1], "external_id"
+    else:
+        sent_external = attributes.get("external_id")
+        for name, (_value, row) in holders.items():
+            if sent_external is None or row["external_id"] is None:
+                chosen, by = row, name
+                break
     match = Match(chosen, by)
-    for name, value, row in holders[1:]:
-        if row["id"] != chosen["id"]:
+    for name, (value, row) in holders.items():
+        if chosen is None or row["id"] != chosen["id"]:
             match.conflicts.append((name, value, row["id"]))
-    # The chosen profile already carries another value for an identifier sent: e.g. a different external_id.
-    if chosen is not None and by != "external_id":
-        sent, held = attributes.get("external_id"), chosen["external_id"]
-        if sent is not None and held is not None and sent != held:
-            match.conflicts.append(("external_id", sent, chosen["id"]))
     return match
 
 

@@ -1,0 +1,366 @@
+"""Delivery: the outbox's events to Klaviyo, ordered per member, idempotent, and nothing lost.
+
+Each member's events go in TRIFFT order; members proceed in parallel. Runs of plain standard events are packed
+into Bulk Create Events jobs (up to 1,000 events, one group per member whose profile carries the refresh as of
+its last event in the job); events that need more (a Klaviyo id to learn, a subscription to mirror, a custom
+webhook) are sent one by one between runs. A job Klaviyo refuses is retried event by event, so only the bad
+event is dead-lettered. 429s wait ``Retry-After``; 5xx and network errors back off exponentially with jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .errors import Exhausted, Rejected, Throttled, Transient
+from .limiter import Limiter
+from .mapping import Mapped, map_event
+from .outbox import Outbox, Pending
+
+REVISION = "2026-07-15"
+MAX_BULK_EVENTS = 1000
+
+
+@dataclass
+class Summary:
+    """What a run did; ``ok`` is False when anything was dead-lettered or left pending."""
+
+    received: int = 0
+    duplicates: int = 0
+    events_sent: int = 0
+    refreshes: int = 0
+    bulk_jobs: int = 0
+    webhooks_sent: int = 0
+    subscriptions: int = 0
+    skipped: int = 0
+    retries: int = 0
+    throttled_waits: int = 0
+    requests: int = 0
+    dead: list[dict[str, Any]] = field(default_factory=list)
+    pending: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.dead and not self.pending
+
+
+@dataclass
+class _Work:
+    pending: Pending
+    mapped: Mapped
+
+
+def _bulkable(mapped: Mapped) -> bool:
+    return (
+        mapped.metric is not None
+        and not mapped.subscriptions
+        and not mapped.problems
+        and mapped.kind not in ("profile_updated", "referral_code_provided", "referral_invited")
+    )
+
+
+class Syncer:
+    """Send TRIFFT events to Klaviyo (or the emulator). The transport is injected; the outbox may be a file."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        outbox: Outbox | None = None,
+        rate_limits: float | None = 1.0,
+        concurrency: int = 8,
+        max_attempts: int = 8,
+        backoff: float = 0.5,
+        backoff_cap: float = 30.0,
+        batch: bool = True,
+        timeout: float = 30.0,
+        seed: int | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.base_url, self.api_key = base_url.rstrip("/"), api_key
+        self.transport, self.timeout = transport, timeout
+        self.outbox = outbox or Outbox()
+        self.limiter = Limiter(rate_limits, sleep=sleep)
+        self.concurrency, self.max_attempts = concurrency, max_attempts
+        self.backoff, self.backoff_cap, self.batch = backoff, backoff_cap, batch
+        self.sleep, self.progress = sleep, progress
+        self._random = random.Random(seed)
+        self.summary = Summary()
+
+    # -- the run ------------------------------------------------------------------------------------------------
+
+    async def run(self, events: Iterable[dict[str, Any]] = ()) -> Summary:
+        """Store ``events`` in the outbox, then deliver everything pending (including a previous run's)."""
+        started = time.perf_counter()
+        batch = list(events)
+        self.summary.received = len(batch)
+        self.summary.duplicates = len(batch) - self.outbox.add(batch)
+        headers = {
+            "Authorization": f"Klaviyo-API-Key {self.api_key}",
+            "revision": REVISION,
+            "Accept": "application/vnd.api+json",
+            "Content-Type": "application/vnd.api+json",
+        }
+        async with httpx.AsyncClient(
+            base_url=self.base_url, transport=self.transport, headers=headers, timeout=self.timeout
+        ) as self.http:
+            queues = {
+                member: [_Work(p, map_event(p.event, self.outbox.klaviyo_id)) for p in items]
+                for member, items in self.outbox.pending().items()
+            }
+            while queues:
+                await self._round(queues)
+                queues = {member: work for member, work in queues.items() if work}
+        self.summary.pending = self.outbox.counts().get("pending", 0)
+        self.summary.dead = self.outbox.dead_letters()
+        self.summary.seconds = time.perf_counter() - started
+        return self.summary
+
+    async def _round(self, queues: dict[str, list[_Work]]) -> None:
+        """One step for every member: its leading run of bulkable events, or its next single event."""
+        runs: dict[str, list[_Work]] = {}
+        singles: list[tuple[str, _Work]] = []
+        for member, work in queues.items():
+            run: list[_Work] = []
+            while work and _bulkable(work[0].mapped) and len(run) < MAX_BULK_EVENTS and self.batch:
+                run.append(work.pop(0))
+            if run:
+                runs[member] = run
+            else:
+                singles.append((member, work.pop(0)))
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def guarded(job: Awaitable[None]) -> None:
+            async with gate:
+                await job
+
+        tasks = [guarded(self._bulk(job)) for job in _pack(runs)]
+        tasks += [guarded(self._single(item)) for _member, item in singles]
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, Exhausted):
+                # Klaviyo stayed unavailable through every retry: stop here; what is not done stays pending in
+                # the outbox, in order, for the next run.
+                queues.clear()
+                return
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    # -- requests -----------------------------------------------------------------------------------------------
+
+    async def _request(
+        self, operation: str, method: str, path: str, body: Any, extra: dict[str, str] | None = None
+    ) -> httpx.Response:
+        """One logical request, retried until it succeeds, is refused for good, or attempts run out."""
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        for attempt in range(1, self.max_attempts + 1):
+            await self.limiter.acquire(operation)
+            self.summary.requests += 1
+            try:
+                response = await self.http.request(method, path, content=content, headers=extra)
+                _classify(response, method, path)
+                return response
+            except Throttled as throttled:
+                self.summary.throttled_waits += 1
+                await self.sleep(
+                    throttled.retry_after if throttled.retry_after is not None else self._backoff(attempt)
+                )
+            except (Transient, httpx.TransportError):
+                self.summary.retries += 1
+                await self.sleep(self._backoff(attempt))
+        raise Exhausted(f"{method} {path}: Klaviyo still failing after {self.max_attempts} attempts")
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.backoff_cap, self.backoff * 2.0 ** (attempt - 1)) * self._random.uniform(0.5, 1.5)
+
+    def _done(self, work: _Work, status: str = "done") -> None:
+        self.outbox.finish(work.pending.event_id, status, 1)
+        if self.progress:
+            self.progress(1)
+
+    def _dead(self, work: _Work, reason: str, request: Any, response: Any) -> None:
+        self.outbox.dead(work.pending, reason, request, response, time.time(), 1)
+        if self.progress:
+            self.progress(1)
+
+    async def _bulk(self, job: list[list[_Work]]) -> None:
+        groups = []
+        for run in job:
+            events = [
+                {
+                    "type": "event",
+                    "attributes": {
+                        k: v for k, v in w.mapped.event_body()["data"]["attributes"].items() if k != "profile"
+                    },
+                }
+                for w in run
+            ]
+            groups.append(
+                {
+                    "type": "event-bulk-create",
+                    "attributes": {
+                        "profile": {"data": {"type": "profile", "attributes": run[-1].mapped.profile}},
+                        "events": {"data": events},
+                    },
+                }
+            )
+        body = {
+            "data": {"type": "event-bulk-create-job", "attributes": {"events-bulk-create": {"data": groups}}}
+        }
+        try:
+            await self._request("bulk_create_events", "POST", "/api/event-bulk-create-jobs", body)
+        except Rejected:
+            # One bad event fails the whole job: send them one by one so only the bad one is dead-lettered.
+            for run in job:
+                for work in run:
+                    await self._single(work)
+            return
+        self.summary.bulk_jobs += 1
+        for run in job:
+            self.summary.refreshes += 1
+            for work in run:
+                self.summary.events_sent += 1
+                self._done(work)
+
+    async def _single(self, work: _Work) -> None:
+        mapped = work.mapped
+        if mapped.skipped:
+            self.summary.skipped += 1
+            self._done(work, "skipped")
+            return
+        if mapped.problems:
+            self._dead(work, "; ".join(mapped.problems), None, None)
+            return
+        try:
+            if mapped.webhook is not None:
+                hook = mapped.webhook
+                await self._request(
+                    "create_event", hook["method"], hook["path"], hook["body"], hook["headers"]
+                )
+                self.summary.webhooks_sent += 1
+            else:
+                await self._standard(work)
+        except Rejected as rejected:
+            self._dead(
+                work, rejected.detail, {"method": rejected.method, "path": rejected.path}, rejected.body
+            )
+            return
+        self._done(work)
+
+    async def _standard(self, work: _Work) -> None:
+        mapped = work.mapped
+        if mapped.kind == "profile_updated" and self.outbox.klaviyo_id(mapped.member_id) is None:
+            await self._refresh(mapped)  # learn the Klaviyo id the Profile updated payload carries
+            mapped = map_event(work.pending.event, self.outbox.klaviyo_id)
+        if mapped.kind in ("referral_code_provided", "referral_invited"):
+            other = work.pending.event["data"].get("referrer_id") or work.pending.event["data"].get(
+                "referral_id"
+            )
+            if other and self.outbox.klaviyo_id(other) is None:
+                await self._look_up(other)
+            mapped = map_event(work.pending.event, self.outbox.klaviyo_id)
+        await self._request("create_event", "POST", "/api/events", mapped.event_body())
+        self.summary.events_sent += 1
+        self.summary.refreshes += 1
+        for change in mapped.subscriptions:
+            await self._subscribe(change.channel, change.subscribed, change.email, change.phone_number)
+
+    async def _refresh(self, mapped: Mapped) -> None:
+        """Profile-import the refresh and remember the Klaviyo id it answers with.
+
+        A 409 means an email or phone of this member is already another profile's (two members sharing an
+        address): the refresh is sent again without it, so this member keeps a profile of their own.
+        """
+        assert mapped.profile is not None
+        profile = dict(mapped.profile)
+        while True:
+            try:
+                response = await self._request(
+                    "create_or_update_profile",
+                    "POST",
+                    "/api/profile-import",
+                    {"data": {"type": "profile", "attributes": profile}},
+                )
+                break
+            except Rejected as rejected:
+                shared = next((name for name in ("email", "phone_number") if name in profile), None)
+                if rejected.status != 409 or shared is None:
+                    raise
+                del profile[shared]
+        self.outbox.remember(mapped.member_id, response.json()["data"]["id"])
+        self.summary.refreshes += 1
+
+    async def _look_up(self, member_id: str) -> None:
+        path = f'/api/profiles?filter=equals(external_id,"{member_id}")&fields[profile]=external_id'
+        response = await self._request("get_profiles", "GET", path, None)
+        found = response.json().get("data") or []
+        if found:
+            self.outbox.remember(member_id, found[0]["id"])
+
+    async def _subscribe(self, channel: str, subscribed: bool, email: str | None, phone: str | None) -> None:
+        attributes: dict[str, Any] = {}
+        if email is not None:
+            attributes["email"] = email
+        if phone is not None:
+            attributes["phone_number"] = phone
+        consent = "SUBSCRIBED" if subscribed else "UNSUBSCRIBED"
+        attributes["subscriptions"] = {channel: {"marketing": {"consent": consent}}}
+        kind = (
+            "profile-subscription-bulk-create-job" if subscribed else "profile-subscription-bulk-delete-job"
+        )
+        job: dict[str, Any] = {"profiles": {"data": [{"type": "profile", "attributes": attributes}]}}
+        if subscribed:
+            job["custom_source"] = "TRIFFT"
+        body = {"data": {"type": kind, "attributes": job}}
+        operation = "bulk_subscribe_profiles" if subscribed else "bulk_unsubscribe_profiles"
+        path = (
+            "/api/profile-subscription-bulk-create-jobs"
+            if subscribed
+            else "/api/profile-subscription-bulk-delete-jobs"
+        )
+        await self._request(operation, "POST", path, body)
+        self.summary.subscriptions += 1
+
+
+def _pack(runs: dict[str, list[_Work]]) -> list[list[list[_Work]]]:
+    """Runs into jobs of at most 1,000 events, one run (one member) per group."""
+    jobs: list[list[list[_Work]]] = []
+    current: list[list[_Work]] = []
+    size = 0
+    for run in runs.values():
+        if size + len(run) > MAX_BULK_EVENTS and current:
+            jobs.append(current)
+            current, size = [], 0
+        current.append(run)
+        size += len(run)
+    if current:
+        jobs.append(current)
+    return jobs
+
+
+def _classify(response: httpx.Response, method: str, path: str) -> None:
+    """The one place an HTTP status becomes an outcome."""
+    status = response.status_code
+    if status < 400:
+        return
+    if status == 429:
+        raw = response.headers.get("Retry-After")
+        raise Throttled(float(raw) if raw and raw.strip().isdigit() else None)
+    if status >= 500 or status == 408:
+        raise Transient(f"{method} {path} -> {status}")
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = response.text[:2000]
+    raise Rejected(status, method, path, body)

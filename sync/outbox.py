@@ -1,0 +1,162 @@
+"""The sync's durable outbox: every TRIFFT event is written here before anything is sent, and marked when done.
+
+SQLite (a file with ``--state PATH``, else in memory). A crash or ``kill -9`` at any moment loses nothing: on the
+next run, events not marked done are sent again, and Klaviyo's ``unique_id`` dedupe and profile-import's upsert
+make a resend harmless. A TRIFFT event delivered twice (same ``event_id``) is stored once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, member_id TEXT NOT NULL,
+    sequence INTEGER NOT NULL, kind TEXT NOT NULL, event TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, outcome TEXT);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (status, member_id, sequence, seq);
+CREATE TABLE IF NOT EXISTS klaviyo_ids (member_id TEXT PRIMARY KEY, profile_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    event_id TEXT PRIMARY KEY, member_id TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL,
+    request TEXT, response TEXT, event TEXT NOT NULL, at REAL NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Pending:
+    event_id: str
+    member_id: str
+    sequence: int
+    kind: str
+    event: dict[str, Any]
+
+
+class Outbox:
+    def __init__(self, path: str | None = None) -> None:
+        self.path = path or ":memory:"
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        if path:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.executescript(SCHEMA)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def add(self, events: list[dict[str, Any]]) -> int:
+        """Store events durably; returns how many were new (a repeated event_id is ignored)."""
+        with self._transaction() as tx:
+            before = tx.total_changes
+            tx.executemany(
+                "INSERT OR IGNORE INTO outbox (event_id, member_id, sequence, kind, event) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (
+                        e["event_id"],
+                        e["member"]["id"],
+                        e["sequence"],
+                        e["kind"],
+                        json.dumps(e, ensure_ascii=False, separators=(",", ":")),
+                    )
+                    for e in events
+                ],
+            )
+            return tx.total_changes - before
+
+    def pending(self) -> dict[str, list[Pending]]:
+        """Events not done yet, per member, in TRIFFT order (sequence, then arrival)."""
+        by_member: dict[str, list[Pending]] = {}
+        with self._transaction() as tx:
+            rows = tx.execute(
+                "SELECT event_id, member_id, sequence, kind, event FROM outbox WHERE status = 'pending'"
+                " ORDER BY member_id, sequence, seq"
+            ).fetchall()
+        for event_id, member_id, sequence, kind, event in rows:
+            by_member.setdefault(member_id, []).append(
+                Pending(event_id, member_id, sequence, kind, json.loads(event))
+            )
+        return by_member
+
+    def finish(self, event_id: str, status: str, attempts: int, outcome: str | None = None) -> None:
+        with self._transaction() as tx:
+            tx.execute(
+                "UPDATE outbox SET status = ?, attempts = attempts + ?, outcome = ? WHERE event_id = ?",
+                (status, attempts, outcome, event_id),
+            )
+
+    def dead(
+        self, pending: Pending, reason: str, request: Any, response: Any, at: float, attempts: int
+    ) -> None:
+        with self._transaction() as tx:
+            tx.execute(
+                "INSERT OR REPLACE INTO dead_letters (event_id, member_id, kind, reason, request, response,"
+                " event, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    pending.event_id,
+                    pending.member_id,
+                    pending.kind,
+                    reason,
+                    json.dumps(request),
+                    json.dumps(response),
+                    json.dumps(pending.event),
+                    at,
+                ),
+            )
+            tx.execute(
+                "UPDATE outbox SET status = 'dead', attempts = attempts + ?, outcome = ? WHERE event_id = ?",
+                (attempts, reason, pending.event_id),
+            )
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        with self._transaction() as tx:
+            rows = tx.execute(
+                "SELECT event_id, member_id, kind, reason, request, response FROM dead_letters ORDER BY at"
+            ).fetchall()
+        return [
+            {
+                "event_id": r[0],
+                "member_id": r[1],
+                "kind": r[2],
+                "reason": r[3],
+                "request": json.loads(r[4]),
+                "response": json.loads(r[5]),
+            }
+            for r in rows
+        ]
+
+    def klaviyo_id(self, member_id: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT profile_id FROM klaviyo_ids WHERE member_id = ?", (member_id,)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def remember(self, member_id: str, profile_id: str) -> None:
+        with self._transaction() as tx:
+            tx.execute(
+                "INSERT OR REPLACE INTO klaviyo_ids (member_id, profile_id) VALUES (?, ?)",
+                (member_id, profile_id),
+            )
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall()
+        return {status: count for status, count in rows}
