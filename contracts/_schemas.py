@@ -170,9 +170,13 @@ def klaviyo_operations() -> dict[str, KlaviyoOperation]:
     found = {}
     for op in json.loads(index.read_text(encoding="utf-8"))["operations"]:
         limits = op["x-klaviyo-ratelimit"]
-        found[op["operationId"]] = KlaviyoOperation(op["operationId"], op["method"], op["path"],
-                                                    int(limits["burst"].split("/")[0]),
-                                                    int(limits["steady"].split("/")[0]))
+        found[op["operationId"]] = KlaviyoOperation(
+            op["operationId"],
+            op["method"],
+            op["path"],
+            int(limits["burst"].split("/")[0]),
+            int(limits["steady"].split("/")[0]),
+        )
     return found
 
 

@@ -13,7 +13,6 @@ from typing import NoReturn
 from contracts import ALL_KINDS, KIND_BY_METRIC
 
 NOT_BUILT = {
-    "sync": "the sync core (issue 4)",
     "verify": "the verifier (issue 5)",
     "replay": "QA replay (issue 5)",
 }
@@ -96,6 +95,24 @@ def _parser() -> _Parser:
     )
     emu.add_argument("--api-key", action="append", metavar="KEY", help="accept only these keys (repeatable)")
     emu.add_argument("--quiet", action="store_true", help="no line per request")
+
+    syn = commands.add_parser("sync", help="deliver TRIFFT events (JSON Lines) to Klaviyo or the emulator")
+    syn.add_argument(
+        "--input", default="-", metavar="FILE", help="JSON Lines from `generate` (default: stdin)"
+    )
+    syn.add_argument(
+        "--base-url", help="Klaviyo base URL (else $KLAVIYO_BASE_URL, else http://127.0.0.1:8525)"
+    )
+    syn.add_argument("--api-key", help="private API key (else $KLAVIYO_API_KEY)")
+    syn.add_argument("--state", metavar="PATH", help="keep the outbox in this SQLite file (resumable)")
+    syn.add_argument(
+        "--rate-limits",
+        default="klaviyo",
+        metavar="MODE",
+        help="client-side limits: klaviyo (default), off, or a factor such as 0.5",
+    )
+    syn.add_argument("--concurrency", type=_positive(1), default=8, help="requests in flight (default 8)")
+    syn.add_argument("--no-batch", action="store_true", help="one request per event, no bulk jobs")
 
     for name, what in NOT_BUILT.items():
         sub = commands.add_parser(name, help=f"{what}: not built yet", add_help=True)
@@ -220,6 +237,113 @@ def _emulator(args: argparse.Namespace) -> int:
     return 0 if server.started else _fail("emulator", f"could not start on {args.host}:{args.port}")
 
 
+def _read_events(path: str) -> tuple[list[dict[str, object]], list[str]]:
+    """Valid events and one message per bad line, naming the file, the line and the field."""
+    from contracts import event_schema, parse_json
+    from contracts._errors import MalformedPayload
+
+    schema = event_schema()
+    name = "<stdin>" if path == "-" else path
+    stream = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+    events, problems = [], []
+    with stream:
+        for number, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            try:
+                event = parse_json(line, source=f"{name}:{number}")
+            except MalformedPayload as error:
+                problems.append(f"{name}:{number}:{error.column}: not JSON: {error.reason}; line skipped")
+                continue
+            violations = schema.validate(event)
+            if violations:
+                first = violations[0]
+                more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+                problems.append(
+                    f"{name}:{number}: {first.pointer or '/'}: {first.message}{more}; line skipped"
+                )
+                continue
+            events.append(event)
+    return events, problems
+
+
+def _sync(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from emulator.klaviyo.limits import parse_mode
+    from sync.delivery import Syncer
+    from sync.outbox import Outbox
+
+    base_url = args.base_url or os.environ.get("KLAVIYO_BASE_URL") or "http://127.0.0.1:8525"
+    api_key = args.api_key or os.environ.get("KLAVIYO_API_KEY")
+    if not api_key:
+        return _fail("sync", "no API key: pass --api-key or set KLAVIYO_API_KEY")
+    try:
+        factor = parse_mode(args.rate_limits)
+    except ValueError as exc:
+        return _fail("sync", str(exc))
+    try:
+        events, problems = _read_events(args.input)
+    except OSError as exc:
+        return _fail("sync", f"cannot read {args.input}: {exc.strerror}")
+    console = Console(stderr=True)
+    for problem in problems:
+        console.print(problem, markup=False, highlight=False)
+    try:
+        outbox = Outbox(args.state)
+    except Exception as exc:
+        return _fail("sync", f"cannot open state {args.state}: {exc}")
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
+        task = progress.add_task(
+            "syncing", total=len(events) + sum(outbox.counts().get("pending", 0) for _ in [0])
+        )
+        syncer = Syncer(
+            base_url,
+            api_key,
+            outbox=outbox,
+            rate_limits=factor,
+            concurrency=args.concurrency,
+            batch=not args.no_batch,
+            progress=lambda n: progress.advance(task, n),
+        )
+        try:
+            summary = asyncio.run(syncer.run(events))
+        except KeyboardInterrupt:
+            console.print(
+                "interrupted: what was not sent is kept in the outbox"
+                + (f" ({args.state}); run again to resume" if args.state else "")
+            )
+            return 130
+        finally:
+            outbox.close()
+    console.print(
+        f"{summary.received} events read, {len(problems)} bad lines skipped, {summary.duplicates} already "
+        f"in the outbox; {summary.events_sent} Klaviyo events sent ({summary.bulk_jobs} bulk jobs), "
+        f"{summary.refreshes} profile refreshes, {summary.webhooks_sent} custom webhooks, "
+        f"{summary.subscriptions} subscription changes, {summary.skipped} system-segment events ignored; "
+        f"{summary.retries} retries, {summary.throttled_waits} throttled waits, {summary.requests} "
+        f"requests in {summary.seconds:.1f}s",
+        markup=False,
+        highlight=False,
+    )
+    for dead in summary.dead:
+        console.print(
+            f"dead letter: event {dead['event_id']} ({dead['kind']}, member {dead['member_id']}): "
+            f"{dead['reason']}",
+            markup=False,
+            highlight=False,
+        )
+    if summary.pending:
+        console.print(
+            f"{summary.pending} events still pending (Klaviyo kept failing); run again to resume",
+            markup=False,
+        )
+    return 0 if summary.ok and not problems else 1
+
+
 def _fail(command: str, message: str) -> int:
     print(f"trifft-klaviyo {command}: error: {message}", file=sys.stderr)
     return 2
@@ -233,6 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _demo(args)
     if args.command == "emulator":
         return _emulator(args)
+    if args.command == "sync":
+        return _sync(args)
     return _fail(args.command, f"{NOT_BUILT[args.command]} is not built yet")
 
 
