@@ -13,7 +13,6 @@ from typing import NoReturn
 from contracts import ALL_KINDS, KIND_BY_METRIC
 
 NOT_BUILT = {
-    "verify": "the verifier (issue 5)",
     "replay": "QA replay (issue 5)",
 }
 
@@ -113,6 +112,15 @@ def _parser() -> _Parser:
     )
     syn.add_argument("--concurrency", type=_positive(1), default=8, help="requests in flight (default 8)")
     syn.add_argument("--no-batch", action="store_true", help="one request per event, no bulk jobs")
+
+    ver = commands.add_parser("verify", help="judge what the emulator received against the TRIFFT contract")
+    ver.add_argument("--base-url", help="the emulator (else $KLAVIYO_BASE_URL, else http://127.0.0.1:8525)")
+    ver.add_argument("--api-key", help="the account to judge (else $KLAVIYO_API_KEY)")
+    ver.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
+    ver.add_argument("--json", metavar="FILE", help="also write the full report as JSON here")
+    ver.add_argument(
+        "--require-all-metrics", action="store_true", help="fail when a standard metric never came"
+    )
 
     for name, what in NOT_BUILT.items():
         sub = commands.add_parser(name, help=f"{what}: not built yet", add_help=True)
@@ -344,6 +352,34 @@ def _sync(args: argparse.Namespace) -> int:
     return 0 if summary.ok and not problems else 1
 
 
+def _verify(args: argparse.Namespace) -> int:
+    import json
+
+    import httpx
+
+    from contracts.verifier import fetch, junit, verify
+
+    base_url = args.base_url or os.environ.get("KLAVIYO_BASE_URL") or "http://127.0.0.1:8525"
+    api_key = args.api_key or os.environ.get("KLAVIYO_API_KEY")
+    if not api_key:
+        return _fail("verify", "no API key: pass --api-key or set KLAVIYO_API_KEY (the account to judge)")
+    try:
+        records = fetch(base_url, api_key)
+    except httpx.HTTPError as exc:
+        return _fail("verify", f"cannot read {base_url}/_emulator/requests: {exc}")
+    report = verify(records, require_all_metrics=args.require_all_metrics)
+    print(report.text())
+    try:
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as out:
+                json.dump(report.to_dict(), out, ensure_ascii=False, indent=2)
+        if args.junit:
+            junit(report, args.junit)
+    except OSError as exc:
+        return _fail("verify", f"cannot write report: {exc.strerror} ({exc.filename})")
+    return 0 if report.ok else 1
+
+
 def _fail(command: str, message: str) -> int:
     print(f"trifft-klaviyo {command}: error: {message}", file=sys.stderr)
     return 2
@@ -359,6 +395,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _emulator(args)
     if args.command == "sync":
         return _sync(args)
+    if args.command == "verify":
+        return _verify(args)
     return _fail(args.command, f"{NOT_BUILT[args.command]} is not built yet")
 
 

@@ -50,7 +50,7 @@ NEWEST_REVISION = date(2026, 10, 15)
 OLDEST_REVISION = date(2024, 10, 15)  # two years before the newest: older ones are retired (410)
 _REVISION = re.compile(r"^(\d{4}-\d{2}-\d{2})(\.[A-Za-z0-9]+)?$")
 _JSON_TYPES = ("application/json", "application/vnd.api+json")
-_LOGGED_BODY = 256 * 1024
+_LOGGED_BODY = 6 * 1024 * 1024  # every body an endpoint accepts (5 MB at most) is kept whole
 JSONAPI = "application/vnd.api+json"
 
 
