@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 import time
-from collections import Counter
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -64,13 +63,18 @@ def _parser() -> _Parser:
     gen.add_argument("--edge", action="store_true", help="lean on what breaks integrations")
     gen.add_argument("--out", metavar="FILE", help="write here instead of standard output")
 
-    demo = commands.add_parser("demo", help="the main job: generate, check and summarise a realistic stream")
-    demo.add_argument("--members", type=_positive(1), default=300)
-    demo.add_argument("--count", type=_positive(1), default=3000)
+    demo = commands.add_parser(
+        "demo", help="the main job: emulator, realistic traffic, sync, verdict, dashboard"
+    )
+    demo.add_argument(
+        "--members", type=_positive(1), default=300, help="members in the project (default 300)"
+    )
+    demo.add_argument("--count", type=_positive(1), default=2000, help="events to generate (default 2000)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument(
-        "--exit", action="store_true", help="stop after the report (the default until the emulator exists)"
+        "--port", type=_positive(0), default=8525, help="emulator port (default 8525, else a free one)"
     )
+    demo.add_argument("--exit", action="store_true", help="stop after the report instead of serving")
 
     emu = commands.add_parser("emulator", help="serve the fake Klaviyo on a socket (default 127.0.0.1:8525)")
     emu.add_argument(
@@ -158,40 +162,63 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
+    """The main job: emulator up, realistic TRIFFT traffic synced into it, verified, then keep serving."""
+    import asyncio
+    import socket
 
-    from contracts import METRIC_BY_KIND, event_schema
-    from emulator.trifft import generate, inconsistencies
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from contracts.verifier import fetch, verify
+    from emulator.klaviyo import Emulator
+    from emulator.klaviyo.server import RunningEmulator
+    from emulator.trifft import generate
+    from sync.delivery import Syncer
 
     console = Console()
-    started = time.perf_counter()
+    port = args.port
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            console.print(f"port {port} is taken; using a free one")
+            port = 0
+    api_key = "pk_demo_trifft_0001"
+    running = RunningEmulator(Emulator(rate_limits="klaviyo"), port=port).start()
+    console.print(f"fake Klaviyo on {running.url} (in memory, Klaviyo's rate limits enforced)")
     events = list(generate(args.count, seed=args.seed, members=args.members))
-    schema = event_schema()
-    invalid = [(event, problems) for event in events if (problems := schema.validate(event))]
-    story = inconsistencies(events)
-    kinds = Counter(event["kind"] for event in events)
-    table = Table(title=f"{len(events)} TRIFFT events, {args.members} members, seed {args.seed}")
-    table.add_column("kind")
-    table.add_column("Klaviyo metric")
-    table.add_column("events", justify="right")
-    for kind in ALL_KINDS:
-        table.add_row(kind, METRIC_BY_KIND.get(kind, "(custom webhook, no refresh)"), str(kinds[kind]))
-    console.print(table)
     console.print(
-        f"contract 1 (TRIFFT event envelope): {len(events) - len(invalid)} valid, {len(invalid)} invalid"
+        f"fake TRIFFT: {len(events)} realistic member events for {args.members} members (seed {args.seed})"
     )
-    console.print(f"timeline consistency: {len(story)} problems")
-    for event, problems in invalid[:5]:
-        console.print(f"  event {event['event_id']}: {problems[0]}", markup=False)
-    for line in story[:5]:
-        console.print(f"  {line}", markup=False)
-    console.print(f"done in {time.perf_counter() - started:.1f}s")
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("syncing under Klaviyo's limits", total=len(events))
+        syncer = Syncer(running.url, api_key, progress=lambda n: progress.advance(task, n))
+        summary = asyncio.run(syncer.run(events))
     console.print(
-        "[yellow]Not built yet:[/] the Klaviyo emulator, the sync core and the verifier (issues 3-5). "
-        "This demo exercises the fake TRIFFT and the contracts only."
+        f"sync: {summary.events_sent} Klaviyo events ({summary.bulk_jobs} bulk jobs), {summary.refreshes} "
+        f"profile refreshes, {summary.webhooks_sent} custom webhooks, {summary.subscriptions} subscription "
+        f"changes, {summary.skipped} system-segment events ignored, {len(summary.dead)} dead letters, "
+        f"{summary.throttled_waits} throttled waits, in {summary.seconds:.1f}s",
+        markup=False,
     )
-    return 1 if invalid or story else 0
+    for dead in summary.dead[:5]:
+        console.print(f"  dead letter ({dead['kind']}): {dead['reason']}", markup=False, highlight=False)
+    report = verify(fetch(running.url, api_key))
+    console.print(report.text(), markup=False, highlight=False)
+    console.print(
+        f"dashboard: {running.url}/  |  what arrived: {running.url}/_emulator/requests?key={api_key}  |  "
+        f"ledger: {running.url}/_emulator/ledger?key={api_key}",
+        markup=False,
+        highlight=False,
+    )
+    if args.exit:
+        running.stop()
+    else:
+        console.print("serving until Ctrl-C")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            running.stop()
+    return 0 if report.ok else 1
 
 
 def _emulator(args: argparse.Namespace) -> int:
