@@ -495,6 +495,22 @@ def test_bulk_subscribe_then_unsubscribe_shows_in_the_profiles_consent(sdk: Klav
     assert (still.consent, still.can_receive_email_marketing) == ("SUBSCRIBED", True)
 
 
+def test_a_historical_consent_time_sent_naive_by_the_sdk_reads_back_in_utc(sdk: KlaviyoAPI) -> None:
+    job = subscription_job("profile-subscription-bulk-create-job", "SUBSCRIBED", {"email": "ada@example.com"})
+    job["data"]["attributes"]["historical_import"] = True
+    # The SDK serialises a naive datetime without an offset: "2024-01-02T03:04:05".
+    job["data"]["attributes"]["profiles"]["data"][0]["attributes"]["subscriptions"]["email"]["marketing"][
+        "consented_at"
+    ] = datetime(2024, 1, 2, 3, 4, 5)
+    sdk.Profiles.bulk_subscribe_profiles(job)
+
+    profile_id = profile_id_for(sdk, "ada@example.com")
+    read = sdk.Profiles.get_profile(profile_id, additional_fields_profile=["subscriptions"]).data
+    marketing = read.attributes.subscriptions.email.marketing
+    assert marketing.consent == "SUBSCRIBED"
+    assert marketing.consent_timestamp == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
 # -- errors through the SDK ----------------------------------------------------------------------------------------
 
 
