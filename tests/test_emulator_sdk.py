@@ -128,6 +128,32 @@ def test_create_event_answers_none_and_the_event_reads_back(sdk: KlaviyoAPI) -> 
     assert stored.relationships.metric.data.id == metric.id
 
 
+def test_a_repeated_unique_id_is_accepted_but_recorded_once(sdk: KlaviyoAPI) -> None:
+    first = event("Placed Order", "ada@example.com", 1, unique_id="order-1")
+    again = event("Placed Order", "ada@example.com", 9, unique_id="order-1")
+    assert sdk.Events.create_event(first) is None
+    assert sdk.Events.create_event(again) is None
+
+    [stored] = sdk.Events.get_events().data
+    assert stored.attributes.event_properties == {"n": 1}
+
+
+def test_create_event_applies_profile_meta_where_the_sdk_puts_it(sdk: KlaviyoAPI) -> None:
+    # Revision 2026-10-15 moved the profile's meta beside its attributes; the SDK drops it from inside them.
+    body = event("Placed Order", "ada@example.com", 1)
+    profile = body["data"]["attributes"]["profile"]["data"]
+    profile["attributes"]["properties"] = {"badges": "first-visit"}
+    sdk.Events.create_event(body)
+    body = event("Placed Order", "ada@example.com", 2)
+    body["data"]["attributes"]["profile"]["data"]["meta"] = {
+        "patch_properties": {"append": {"badges": "referral"}}
+    }
+    sdk.Events.create_event(body)
+
+    read = sdk.Profiles.get_profile(profile_id_for(sdk, "ada@example.com")).data.attributes
+    assert read.properties == {"badges": ["first-visit", "referral"]}
+
+
 def test_a_naive_datetime_from_the_sdk_is_taken_as_utc(sdk: KlaviyoAPI) -> None:
     body = event("Placed Order", "ada@example.com", 0)
     body["data"]["attributes"]["time"] = datetime(2024, 5, 1, 12, 0, 0)  # the SDK sends it without an offset
@@ -569,6 +595,13 @@ def test_an_invalid_identifier_is_bad_request_pointing_at_the_field(
     assert item["detail"].startswith(detail)
     assert caught.value.data.errors[0].source.pointer == pointer
     assert sdk.Profiles.get_profiles().data == []
+
+
+def test_an_invalid_email_in_an_event_points_into_the_events_profile(sdk: KlaviyoAPI) -> None:
+    with pytest.raises(BadRequestException) as caught:
+        sdk.Events.create_event(event("Placed Order", "not-an-email", 1))
+    assert caught.value.data.errors[0].source.pointer == "/data/attributes/profile/data/attributes/email"
+    assert sdk.Events.get_events().data == []
 
 
 # -- rate limits ---------------------------------------------------------------------------------------------------
