@@ -187,6 +187,12 @@ def get_bulk_import_profiles_job(ctx: Context) -> Reply:
     return Reply(200, {"data": _job_resource(ctx, job_id, doc), "links": {"self": ctx.url}})
 
 
+def _utc(value: Any) -> float:
+    """A checked ``consented_at`` as unix seconds; naive means UTC (the SDK sends naive datetimes bare)."""
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
 def _consented_at(value: Any, historical: bool, now: float, pointer: str) -> list[Problem]:
     if value is None:
         return (
@@ -262,10 +268,10 @@ def _subscription_job(ctx: Context, consent: str, limit: int) -> Reply:
         for channel, kinds in channels.items():
             for kind, record in (kinds or {}).items():
                 target = channel if kind == "marketing" else f"{channel}_{kind}"
-                stamp = (record or {}).get("consented_at") if isinstance(record, dict) else None
+                consented = record.get("consented_at") if isinstance(record, dict) else None
                 stored[target] = {
                     "consent": consent,
-                    "consent_timestamp": stamp or resources.stamp(ctx.now),
+                    "consent_timestamp": resources.stamp(_utc(consented) if consented else ctx.now),
                     "method": "API",
                     "method_detail": data["attributes"].get("custom_source"),
                     "last_updated": resources.stamp(ctx.now),
