@@ -1,0 +1,115 @@
+"""pytest fixtures for testing a TRIFFT -> Klaviyo producer against the fake Klaviyo (entry point ``pytest11``).
+
+    def test_my_producer_keeps_the_contract(klaviyo_emulator, trifft_events):
+        my_producer.send(trifft_events(count=500), base_url=klaviyo_emulator.url, api_key=klaviyo_emulator.api_key)
+        klaviyo_emulator.assert_contract()
+
+``klaviyo_emulator`` is one real server on 127.0.0.1 for the whole session (rate limits off, no faults), emptied
+before each test. Hypothesis strategies live in ``emulator.trifft.strategies``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from contracts.verifier import Report, fetch, verify
+from emulator.klaviyo import Emulator, Faults
+from emulator.klaviyo.server import RunningEmulator
+from emulator.klaviyo.store import account_id
+from emulator.trifft import generate
+
+
+class KlaviyoEmulator:
+    """A handle on the session's fake Klaviyo, for one test and one account."""
+
+    api_key = "pk_test_klaviyo_emulator"
+
+    def __init__(self, running: RunningEmulator) -> None:
+        self.running = running
+        self.emulator: Emulator = running.emulator
+        self.url = running.url
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers a Klaviyo client sends: the test account's key and the spec's revision."""
+        return {
+            "Authorization": f"Klaviyo-API-Key {self.api_key}",
+            "revision": "2026-07-15",
+            "Content-Type": "application/vnd.api+json",
+            "Accept": "application/vnd.api+json",
+        }
+
+    def reset(self) -> None:
+        self.emulator.store.reset()
+        self.emulator.limiter.reset()
+        self.emulator.limiter.set_mode("off")
+        self.emulator.faults = Faults()
+
+    def set_rate_limits(self, mode: str) -> None:
+        """``klaviyo``, ``off`` or a factor such as ``0.1``."""
+        self.emulator.limiter.set_mode(mode)
+
+    def set_faults(self, spec: str) -> None:
+        """Fault injection for the rest of the test, e.g. ``"5xx=0.1,429=0.1,seed=1"``."""
+        self.emulator.faults = Faults.parse(spec)
+
+    def requests(self, api_key: str | None = None) -> list[dict[str, Any]]:
+        """Every request the account's key sent, rejected ones included, as ``/_emulator/requests`` lists them."""
+        return fetch(self.url, api_key or self.api_key)
+
+    def rows(self, table: str, api_key: str | None = None) -> list[dict[str, Any]]:
+        """The account's rows of ``profiles``, ``events``, ``metrics``, ``jobs`` or ``ledger``."""
+        if table not in ("profiles", "events", "metrics", "jobs", "ledger"):
+            raise ValueError(f"no table {table!r}")
+        with self.emulator.store.transaction() as tx:
+            return [
+                dict(r)
+                for r in tx.execute(
+                    f"SELECT * FROM {table} WHERE account = ?", (account_id(api_key or self.api_key),)
+                )
+            ]
+
+    def verify(self, require_all_metrics: bool = False, api_key: str | None = None) -> Report:
+        """The contract verdict on what the account received."""
+        return verify(self.requests(api_key), require_all_metrics=require_all_metrics)
+
+    def assert_contract(self, require_all_metrics: bool = False, api_key: str | None = None) -> Report:
+        """Fail the test with the verifier's report unless the traffic keeps the contract."""
+        report = self.verify(require_all_metrics, api_key)
+        if not report.ok:
+            raise AssertionError("the traffic breaks the TRIFFT -> Klaviyo contract:\n" + report.text())
+        return report
+
+    def client(self) -> httpx.Client:
+        """An httpx client for this emulator with the test account's headers."""
+        return httpx.Client(base_url=self.url, headers=self.headers)
+
+
+@pytest.fixture(scope="session")
+def _klaviyo_emulator_server() -> Iterator[RunningEmulator]:
+    with RunningEmulator(Emulator(rate_limits="off")) as running:
+        yield running
+
+
+@pytest.fixture
+def klaviyo_emulator(_klaviyo_emulator_server: RunningEmulator) -> KlaviyoEmulator:
+    """The fake Klaviyo on a real socket, emptied for this test (rate limits off, no faults)."""
+    handle = KlaviyoEmulator(_klaviyo_emulator_server)
+    handle.reset()
+    return handle
+
+
+@pytest.fixture
+def trifft_events() -> Callable[..., list[dict[str, Any]]]:
+    """``trifft_events(count=200, seed=0, members=20, edge=False, kinds=...)``: generated TRIFFT member events."""
+
+    def make(
+        count: int = 200, seed: int = 0, members: int = 20, edge: bool = False, **options: Any
+    ) -> list[dict[str, Any]]:
+        return list(generate(count, seed=seed, members=members, edge=edge, **options))
+
+    return make
