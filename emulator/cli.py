@@ -7,13 +7,11 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from contracts import ALL_KINDS, KIND_BY_METRIC
 
-NOT_BUILT = {
-    "replay": "QA replay (issue 5)",
-}
+NOT_BUILT: dict[str, str] = {}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -125,6 +123,16 @@ def _parser() -> _Parser:
     ver.add_argument(
         "--require-all-metrics", action="store_true", help="fail when a standard metric never came"
     )
+
+    rep = commands.add_parser("replay", help="replay saved TRIFFT events through the sync into an emulator")
+    rep.add_argument("file", nargs="?", help="a saved event (.json), a list of events, or JSON Lines")
+    rep.add_argument("--seed", type=int, help="replay a generated stream instead of a file")
+    rep.add_argument(
+        "--count", type=_positive(1), default=20, help="with --seed: how many events (default 20)"
+    )
+    rep.add_argument("--members", type=_positive(1), default=3, help="with --seed: members (default 3)")
+    rep.add_argument("--edge", action="store_true", help="with --seed: edge mode")
+    rep.add_argument("--base-url", help="an emulator already running (default: a fresh one in this process)")
 
     for name, what in NOT_BUILT.items():
         sub = commands.add_parser(name, help=f"{what}: not built yet", add_help=True)
@@ -407,12 +415,122 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _load_replay(path: str) -> list[dict[str, object]]:
+    """Events from a saved event, a JSON list of events, or JSON Lines; ValueError names the file and line."""
+    from contracts import parse_json
+    from contracts._errors import MalformedPayload
+
+    with open(path, encoding="utf-8") as source:
+        text = source.read()
+    try:
+        document = parse_json(text, source=path)
+    except MalformedPayload:
+        events, problems = _read_events(path)
+        if problems:
+            raise ValueError(problems[0].removesuffix("; line skipped")) from None
+        return events
+    items = document if isinstance(document, list) else [document]
+    if not all(isinstance(item, dict) for item in items):
+        raise ValueError(f"{path}: expected a TRIFFT event, a list of them, or JSON Lines")
+    return items
+
+
+def _what(record: dict[str, Any]) -> str:
+    """A few words on what a logged request carried: the metric and member of an event, the profile refreshed."""
+    import json
+
+    try:
+        attributes = json.loads(record["request_body"] or "{}")["data"]["attributes"]
+    except (ValueError, KeyError, TypeError):
+        return ""
+    if record["path"].rstrip("/") == "/api/events":
+        name = attributes.get("metric", {}).get("data", {}).get("attributes", {}).get("name")
+        member = attributes.get("profile", {}).get("data", {}).get("attributes", {}).get("external_id")
+        return f" ({name!r} for member {member})"
+    if record["path"].rstrip("/") == "/api/profile-import":
+        return f" (refresh of member {attributes.get('external_id')})"
+    return ""
+
+
+def _replay(args: argparse.Namespace) -> int:
+    import asyncio
+    import secrets
+
+    from contracts import event_schema
+    from contracts.verifier import fetch, verify
+    from emulator.klaviyo.server import RunningEmulator
+    from emulator.trifft import generate
+    from sync.delivery import Syncer
+
+    if (args.file is None) == (args.seed is None):
+        return _fail("replay", "give a FILE or --seed (one of them)")
+    if args.file is not None:
+        try:
+            events = _load_replay(args.file)
+        except OSError as exc:
+            return _fail("replay", f"cannot read {args.file}: {exc.strerror}")
+        except ValueError as exc:
+            return _fail("replay", str(exc))
+        schema = event_schema()
+        for index, event in enumerate(events, 1):
+            problems = schema.validate(event)
+            if problems:
+                return _fail("replay", f"{args.file}: event {index}: {problems[0]}")
+    else:
+        events = list(generate(args.count, seed=args.seed, members=args.members, edge=args.edge))
+    running = None if args.base_url else RunningEmulator().start()
+    base_url = args.base_url or (running.url if running else "")
+    api_key = f"pk_replay_{secrets.token_hex(6)}"
+    try:
+        # One request per event, so each event's fate is told on its own line.
+        summary = asyncio.run(Syncer(base_url, api_key, rate_limits=None, batch=False).run(events))
+        records = fetch(base_url, api_key)
+        import httpx
+
+        ledger = httpx.get(f"{base_url}/_emulator/ledger", params={"key": api_key, "limit": 1000}).json()[
+            "data"
+        ]
+    finally:
+        if running:
+            running.stop()
+    notes: dict[str, list[str]] = {}
+    for line in ledger:
+        notes.setdefault(line["request_id"], []).append(f"{line['kind'].replace('_', ' ')}: {line['reason']}")
+    print(f"replayed {len(events)} TRIFFT events into {base_url} as account {api_key}")
+    for record in records:
+        outcome = {201: "created", 200: "updated", 202: "accepted"}.get(record["status"], "")
+        line = f"#{record['seq']} {record['method']} {record['path']}{_what(record)} -> {record['status']}"
+        print(f"{line} {outcome}".rstrip())
+        for error in record.get("errors") or []:
+            where = (
+                (error.get("source") or {}).get("pointer")
+                or (error.get("source") or {}).get("parameter")
+                or ""
+            )
+            print(f"    rejected: {error.get('detail')} {('at ' + where) if where else ''}".rstrip())
+        for note in notes.get(record["id"], []):
+            print(f"    {note}")
+    for dead in summary.dead:
+        print(f"dead letter ({dead['kind']} {dead['event_id']}): {dead['reason']}")
+    report = verify(records)
+    print(report.text())
+    return 0 if report.ok and summary.ok else 1
+
+
 def _fail(command: str, message: str) -> int:
     print(f"trifft-klaviyo {command}: error: {message}", file=sys.stderr)
     return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `trifft-klaviyo ... | head` is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "generate":
         return _generate(args)
@@ -424,6 +542,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _sync(args)
     if args.command == "verify":
         return _verify(args)
+    if args.command == "replay":
+        return _replay(args)
     return _fail(args.command, f"{NOT_BUILT[args.command]} is not built yet")
 
 
