@@ -8,7 +8,6 @@ logged with the request; nothing a client sends can produce an unplanned 500.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import time
@@ -23,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import events, jobs, profiles, query, spec
+from . import documents, events, jobs, profiles, query, spec
 from .errors import (
     Gone,
     InvalidInput,
@@ -151,14 +150,7 @@ def _parse_body(operation: spec.Operation, request: Request, raw: bytes) -> Any:
         raise InvalidInput(
             Problem("The request body is empty; a JSON:API document is required.", pointer="/")
         )
-    try:
-        body = json.loads(raw)
-    except UnicodeDecodeError:
-        raise InvalidInput(Problem("The request body is not UTF-8.", pointer="/")) from None
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(
-            Problem(f"Malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).", pointer="/")
-        ) from None
+    body = documents.read(raw)
     schema = operation.body_schema
     if schema is not None:
         violations = schema.validate(body)

@@ -47,7 +47,7 @@ def decode_cursor(raw: str) -> int:
         decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise ValueError("not a cursor this server issued") from None
-    match = re.fullmatch(r"next::offset::(\d+)", decoded)
+    match = re.fullmatch(r"next::offset::(\d{1,18})", decoded)
     if not match:
         raise ValueError("not a cursor this server issued")
     return int(match.group(1))
@@ -99,7 +99,7 @@ def parse(operation: Operation, items: Iterable[tuple[str, str]]) -> Query:
                 query.sort = raw
         elif name == "page[size]":
             low, high = parameter.schema.get("minimum", 1), parameter.schema.get("maximum", 100)
-            if not re.fullmatch(r"\d+", raw) or not low <= int(raw) <= high:
+            if not re.fullmatch(r"\d{1,18}", raw) or not low <= int(raw) <= high:
                 problem(name, f"page[size] must be an integer from {low} to {high}, not '{raw}'.")
             else:
                 query.page_size = int(raw)

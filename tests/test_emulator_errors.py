@@ -1,0 +1,157 @@
+"""Bad input to the fake Klaviyo: the right 4xx, a clear JSON:API error pointing at the cause, never a 5xx.
+
+Every rejection is checked with ``assert_jsonapi_error``: ``errors[]`` items with a UUID ``id``, an integer
+``status``, ``code``, ``title`` and ``detail``, served as ``application/vnd.api+json``. Sections refer to the shared
+Klaviyo notes (klaviyo-api.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import httpx
+import pytest
+from _emulator_bodies import (
+    assert_jsonapi_error,
+    event_body,
+    first_error,
+    profile_attributes,
+)
+
+PHONE_DETAIL = "Invalid phone number format (Example of a valid format: +12345678901)"
+
+
+def _post(client: httpx.Client, path: str, body: Any, **headers: str) -> httpx.Response:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return client.post(path, content=content, headers=headers)
+
+
+def _invalid(
+    response: httpx.Response, pointer: str | None = None, parameter: str | None = None
+) -> dict[str, Any]:
+    """The response is a 400 ``invalid`` whose first error points at ``pointer`` or names ``parameter``."""
+    assert_jsonapi_error(response, 400, "invalid")
+    error = first_error(response)
+    assert error["title"] == "Invalid input."
+    if pointer is not None:
+        assert error["source"] == {"pointer": pointer}, error
+    if parameter is not None:
+        assert error["source"] == {"parameter": parameter}, error
+    return error
+
+
+def _profile_id(client: httpx.Client) -> str:
+    response = client.post("/api/profile-import", json=profile_attributes(email="ada@example.com"))
+    assert response.status_code == 201, response.text
+    profile_id: str = response.json()["data"]["id"]
+    return profile_id
+
+
+def _profile_of_size(size: int) -> bytes:
+    body = json.dumps(profile_attributes(email="ada@example.com", properties={"pad": ""})).encode()
+    padded = json.dumps(
+        profile_attributes(email="ada@example.com", properties={"pad": "x" * (size - len(body))})
+    )
+    assert len(padded.encode()) == size
+    return padded.encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "detail"),
+    [
+        (b'{"data": NaN}', "Malformed JSON: NaN is not a JSON value."),
+        (b'{"data": -Infinity}', "Malformed JSON: -Infinity is not a JSON value."),
+        (b'{"data": 1e999}', "Malformed JSON: the number 1e999 is out of range."),
+        (b'{"data": ' + b"7" * 5000 + b"}", "Malformed JSON: a number with 5,000 digits is out of range."),
+        (b'{"data": "caf\xe9"}', "The request body is not UTF-8 (invalid byte at offset 13)."),
+        (b'{"data": "\xed\xa0\x80"}', "The request body is not UTF-8 (invalid byte at offset 10)."),
+        (b"[" * 100_000 + b"]" * 100_000, "The body nests objects and arrays more than 64 levels deep."),
+    ],
+)
+def test_json_the_emulator_cannot_hold_is_a_400_at_the_document(
+    client: httpx.Client, raw: bytes, detail: str
+) -> None:
+    assert _invalid(_post(client, "/api/events", raw), pointer="/")["detail"] == detail
+
+
+def test_a_lone_surrogate_escape_is_refused_where_it_is(client: httpx.Client) -> None:
+    raw = json.dumps(event_body(properties={"name": "\ud800"})).encode()
+    error = _invalid(_post(client, "/api/events", raw), pointer="/data/attributes/properties/name")
+    assert "lone UTF-16 surrogate" in error["detail"]
+    raw = json.dumps(profile_attributes(email="ada@example.com", properties={"\udfff": 1})).encode()
+    _invalid(_post(client, "/api/profile-import", raw), pointer="/data/attributes/properties")
+
+
+def test_nesting_deeper_than_64_levels_is_refused_where_it_starts(client: httpx.Client) -> None:
+    deep: Any = "leaf"
+    for _ in range(70):
+        deep = {"k": deep}
+    response = _post(
+        client, "/api/profile-import", profile_attributes(email="ada@example.com", properties=deep)
+    )
+    error = _invalid(response)
+    assert error["source"]["pointer"].startswith("/data/attributes/properties/k/k/")
+    assert error["detail"] == "The body nests objects and arrays more than 64 levels deep."
+
+
+def test_a_value_too_large_for_a_number_is_refused_at_value(client: httpx.Client) -> None:
+    error = _invalid(
+        _post(client, "/api/events", event_body(value=10**400)), pointer="/data/attributes/value"
+    )
+    assert "out of range" in error["detail"]
+    assert client.get("/api/events").json()["data"] == []
+
+
+def test_a_large_but_finite_value_is_stored(client: httpx.Client) -> None:
+    assert _post(client, "/api/events", event_body(value=10**30)).status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("expression", "detail"),
+    [
+        ('any(email,"a@b.com")', 'any() takes a list of values, like ["a","b"]'),
+        ('any(email,[["a@b.com"]])', "a list holds plain values, not lists"),
+        ("not(" * 21 + 'equals(id,"x")' + ")" * 21, "and(), or() and not() nest at most 20 levels deep"),
+        ('equals(email,"a@b.com"', "expected ')'"),
+        ("equals(updated,2024-13-45T00:00:00Z)", "is not a valid datetime"),
+        ('shout(email,"a")', "unknown operator 'shout'"),
+    ],
+)
+def test_a_filter_the_emulator_cannot_read_is_a_400(
+    client: httpx.Client, expression: str, detail: str
+) -> None:
+    assert (
+        detail
+        in _invalid(client.get("/api/profiles", params={"filter": expression}), parameter="filter")["detail"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "size"),
+    [
+        ("/api/profiles", "0"),
+        ("/api/profiles", "101"),
+        ("/api/profiles", "ten"),
+        ("/api/profiles", "-1"),
+        ("/api/profiles", "9" * 5000),
+        ("/api/events", "1001"),
+    ],
+)
+def test_a_page_size_out_of_range_is_refused(client: httpx.Client, path: str, size: str) -> None:
+    error = _invalid(client.get(path, params={"page[size]": size}), parameter="page[size]")
+    assert "must be an integer from 1 to" in error["detail"]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "garbage!",
+        base64.urlsafe_b64encode(b"next::id::01F3ZZNHNTX1KETHP32SS4A7FX").decode(),
+        base64.urlsafe_b64encode(b"next::offset::" + b"9" * 5000).decode(),
+    ],
+)
+def test_a_cursor_this_server_did_not_issue_is_refused(client: httpx.Client, cursor: str) -> None:
+    error = _invalid(client.get("/api/profiles", params={"page[cursor]": cursor}), parameter="page[cursor]")
+    assert error["detail"] == "Invalid page cursor: not a cursor this server issued."
