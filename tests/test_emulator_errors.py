@@ -18,6 +18,7 @@ from _emulator_bodies import (
     event_body,
     first_error,
     profile_attributes,
+    subscription_body,
 )
 
 PHONE_DETAIL = "Invalid phone number format (Example of a valid format: +12345678901)"
@@ -106,6 +107,64 @@ def test_a_value_too_large_for_a_number_is_refused_at_value(client: httpx.Client
 
 def test_a_large_but_finite_value_is_stored(client: httpx.Client) -> None:
     assert _post(client, "/api/events", event_body(value=10**30)).status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "pointer", "resource"),
+    [
+        (
+            "/api/profile-import",
+            profile_attributes(email="ada@example.com", nickname="Ada"),
+            "/data/attributes/nickname",
+            "profile",
+        ),
+        (
+            "/api/profile-import",
+            profile_attributes(email="ada@example.com", location={"city": "London", "planet": "Earth"}),
+            "/data/attributes/location/planet",
+            "profile",
+        ),
+        ("/api/events", event_body(colour="red"), "/data/attributes/colour", "event"),
+        (
+            "/api/events",
+            event_body(profile={"email": "ada@example.com", "$email": "ada@example.com"}),
+            "/data/attributes/profile/data/attributes/$email",
+            "profile",
+        ),
+        (
+            "/api/profiles",
+            {"data": {"type": "profile", "attributes": {"email": "ada@example.com"}, "meta": {}}},
+            "/data/meta",
+            "profile",
+        ),
+    ],
+)
+def test_a_field_klaviyo_does_not_know_is_refused_at_the_field(
+    client: httpx.Client, path: str, body: dict[str, Any], pointer: str, resource: str
+) -> None:
+    error = _invalid(_post(client, path, body), pointer=pointer)
+    name = pointer.rsplit("/", 1)[1]
+    assert error["detail"] == f"'{name}' is not a valid field for the resource '{resource}'."
+    assert client.get("/api/profiles").json()["data"] == []
+
+
+def test_an_unknown_subscription_field_is_refused_as_klaviyo_words_it(client: httpx.Client) -> None:
+    # The real response this mirrors: https://github.com/verbb/formie/issues/1986
+    body = subscription_body("profile-subscription-bulk-create-job", "SUBSCRIBED")
+    body["data"]["attributes"]["profiles"]["data"][0]["attributes"]["last_name"] = "Lovelace"
+    error = _invalid(_post(client, "/api/profile-subscription-bulk-create-jobs", body))
+    assert error["source"] == {"pointer": "/data/attributes/profiles/data/0/attributes/last_name"}
+    assert error["detail"] == "'last_name' is not a valid field for the resource 'profile'."
+
+
+def test_free_form_objects_take_any_key(client: httpx.Client) -> None:
+    body = profile_attributes(email="ada@example.com", properties={"anything": {"nested": [1, {"x": None}]}})
+    body["data"]["meta"] = {"patch_properties": {"append": {"whatever": 1}}}
+    assert _post(client, "/api/profile-import", body).status_code == 201
+    assert (
+        _post(client, "/api/events", event_body(properties={"$extra": {"html": "<b>hi</b>"}})).status_code
+        == 202
+    )
 
 
 @pytest.mark.parametrize(

@@ -155,9 +155,7 @@ def _parse_body(operation: spec.Operation, request: Request, raw: bytes) -> Any:
     if schema is not None:
         violations = schema.validate(body)
         if violations:
-            raise InvalidInput(
-                *(Problem(f"{v.message} ({v.rule}).", pointer=v.pointer or "/") for v in violations[:25])
-            )
+            raise InvalidInput(*(documents.explain(v, body) for v in violations[:25]))
     return body
 
 

@@ -12,6 +12,8 @@ import json
 import math
 from typing import Any
 
+from contracts import Violation
+
 from .errors import InvalidInput, Problem
 
 #: Deepest nesting of objects and arrays a body may have. Klaviyo documents 10 levels for event properties; the
@@ -107,3 +109,33 @@ def read(raw: bytes) -> Any:
     if problem is not None:
         raise InvalidInput(problem)
     return document
+
+
+def _unescape(segment: str) -> str:
+    return segment.replace("~1", "/").replace("~0", "~")
+
+
+def _resource_type(document: Any, pointer: str) -> str | None:
+    """The ``type`` of the innermost resource object around the place ``pointer`` names."""
+    found, here = None, document
+    for segment in [_unescape(s) for s in pointer.split("/")[1:-1]]:
+        if isinstance(here, dict):
+            here = here.get(segment)
+        elif isinstance(here, list) and segment.isdigit() and int(segment) < len(here):
+            here = here[int(segment)]
+        else:
+            break
+        if isinstance(here, dict) and isinstance(here.get("type"), str):
+            found = here["type"]
+    return found
+
+
+def explain(violation: Violation, document: Any) -> Problem:
+    """A schema violation as Klaviyo words it, pointing where it points."""
+    pointer = violation.pointer or "/"
+    if violation.rule == "additionalProperties":
+        name = _unescape(pointer.rsplit("/", 1)[-1])
+        resource = _resource_type(document, pointer)
+        where = f" for the resource '{resource}'" if resource else ""
+        return Problem(f"'{name}' is not a valid field{where}.", pointer=pointer)
+    return Problem(f"{violation.message} ({violation.rule}).", pointer=pointer)
