@@ -20,6 +20,7 @@ from _emulator_bodies import (
     profile_attributes,
     subscription_body,
 )
+from conftest import API_KEY
 
 PHONE_DETAIL = "Invalid phone number format (Example of a valid format: +12345678901)"
 
@@ -214,3 +215,58 @@ def test_a_page_size_out_of_range_is_refused(client: httpx.Client, path: str, si
 def test_a_cursor_this_server_did_not_issue_is_refused(client: httpx.Client, cursor: str) -> None:
     error = _invalid(client.get("/api/profiles", params={"page[cursor]": cursor}), parameter="page[cursor]")
     assert error["detail"] == "Invalid page cursor: not a cursor this server issued."
+
+
+@pytest.mark.parametrize("path", ["/api/nothing-here", "/api/profiles/x/y", "/api", "/api/v2/events"])
+def test_an_unknown_path_is_a_json_api_404(client: httpx.Client, path: str) -> None:
+    response = client.get(path)
+    assert_jsonapi_error(response, 404, "not_found")
+    assert path in first_error(response)["detail"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", "/api/profiles", "GET, POST"),
+        ("PUT", "/api/events", "GET, POST"),
+        ("GET", "/api/profile-import", "POST"),
+        ("POST", "/api/profiles/01HZZZZZZZZZZZZZZZZZZZZZZZ", "GET, PATCH"),
+        ("OPTIONS", "/api/events/", "GET, POST"),
+        ("TRACE", "/api/metrics", "GET"),
+    ],
+)
+def test_a_wrong_method_is_a_405_with_allow(client: httpx.Client, method: str, path: str, allow: str) -> None:
+    response = client.request(method, path)
+    assert_jsonapi_error(response, 405, "method_not_allowed")
+    assert response.headers["Allow"] == allow
+
+
+REJECTED = [
+    ("POST", "/api/events", b'{"data": ', {}, 400),
+    ("POST", "/api/events", b"{}", {"Content-Type": "text/plain"}, 415),
+    ("GET", "/api/profiles?filter=nope", None, {}, 400),
+    ("GET", "/api/profiles", None, {"revision": "2020-01-01"}, 410),
+    ("GET", "/api/profiles", None, {"Authorization": "Basic x"}, 401),
+    ("GET", "/api/metrics/AbCdEf", None, {}, 404),
+    ("GET", "/api/not-an-endpoint", None, {}, 404),
+    ("DELETE", "/api/events", None, {}, 405),
+    ("POST", "/api/profile-import", json.dumps(profile_attributes(email="x")).encode(), {}, 400),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "headers", "status"), REJECTED)
+def test_a_rejected_request_is_in_the_request_log_with_its_status_and_errors(
+    client: httpx.Client, method: str, path: str, body: bytes | None, headers: dict[str, str], status: int
+) -> None:
+    response = client.request(method, path, content=body, headers=headers)
+    assert_jsonapi_error(response, status)
+    [logged] = client.get("/_emulator/requests", params={"status": status}).json()["data"]
+    assert (logged["method"], logged["path"], logged["status"]) == (method, path.split("?")[0], status)
+    assert logged["errors"] == response.json()["errors"]
+    if headers.get("Authorization", "").startswith("Basic"):
+        assert logged["account"] is None
+    else:
+        assert logged["masked_key"] is not None
+        assert [
+            r["id"] for r in client.get("/_emulator/requests", params={"key": API_KEY}).json()["data"]
+        ] == [logged["id"]]
