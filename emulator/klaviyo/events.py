@@ -183,8 +183,11 @@ def record(ctx: Context, attributes: dict[str, Any], profile_row: sqlite3.Row, m
 def event_profile(ctx: Context, profile: dict[str, Any], pointer: str) -> sqlite3.Row:
     """Create or update the profile an event names (events carry profile attributes, as Klaviyo allows)."""
     attributes = dict(profile.get("attributes") or {})
+    # Create Event carries the profile's meta inside its attributes, a bulk job's profile beside them (§1, §2).
+    meta_pointer = f"{pointer}/attributes/meta" if "meta" in attributes else f"{pointer}/meta"
     meta = attributes.pop("meta", None) or profile.get("meta")
     problems = profiles.identifier_problems(attributes, f"{pointer}/attributes")
+    problems += profiles.patch_problems(meta, meta_pointer)
     if profile.get("id") is None and all(attributes.get(n) is None for n in profiles.IDENTIFIERS):
         problems.append(
             Problem(

@@ -124,6 +124,7 @@ def bulk_import_profiles(ctx: Context) -> Reply:
     for i, row in enumerate(rows):
         attributes = row.get("attributes") or {}
         problems = profiles.identifier_problems(attributes, f"{base}/{i}/attributes")
+        problems += profiles.patch_problems(row.get("meta"), f"{base}/{i}/meta")
         if row.get("id") is None and all(attributes.get(n) is None for n in profiles.IDENTIFIERS):
             problems.append(
                 Problem("A profile needs at least one identifier.", pointer=f"{base}/{i}/attributes")
