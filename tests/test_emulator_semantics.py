@@ -12,6 +12,7 @@ import httpx
 import pytest
 from _emulator_bodies import (
     assert_jsonapi_error,
+    event_body,
     first_error,
     profile_attributes,
 )
@@ -123,6 +124,23 @@ def test_patch_identifiers_refuses_what_is_not_an_email(
     assert first_error(response)["source"] == {"pointer": pointer}
     assert first_error(response)["detail"] == detail
     assert _profiles(client) == []
+
+
+def test_an_event_of_a_member_sharing_an_email_goes_to_its_own_profile_and_the_ledger_says_why(
+    client: httpx.Client,
+) -> None:
+    first = _upsert(client, external_id="member-1", email="family@example.com")
+    _send(client, event_body(profile={"external_id": "member-2", "email": "family@example.com"}))
+    [event] = _events(client)
+    [second] = [p for p in _profiles(client) if p["attributes"]["external_id"] == "member-2"]
+    assert event["relationships"]["profile"]["data"]["id"] == second["id"]
+    assert second["id"] != first["id"]
+    assert second["attributes"]["email"] is None
+    [conflict] = _ledger(client, kind="identifier_conflict")
+    assert conflict["subject"] == second["id"]
+    assert conflict["details"]["identifier"] == "email"
+    assert conflict["details"]["other_profile"] == first["id"]
+    assert first["id"] in conflict["reason"]
 
 
 def _bulk(client: httpx.Client, body: dict[str, Any]) -> httpx.Response:

@@ -227,24 +227,23 @@ def upsert(
     identifiers are left off and the ledger says so.
     """
     match = resolve(ctx.tx, ctx.account, profile_id, attributes)
-    if match.conflicts:
-        if strict:
-            raise _conflict(match.conflicts, pointer)
-        attributes = dict(attributes)
-        for name, value, other in match.conflicts:
-            attributes.pop(name, None)
-            ctx.note(
-                "identifier_conflict",
-                f"{name} {value!r} belongs to profile {other}; not applied",
-                match.row["id"] if match.row is not None else None,
-                identifier=name,
-                other_profile=other,
-                matched_by=match.by,
-            )
+    if match.conflicts and strict:
+        raise _conflict(match.conflicts, pointer)
+    kept = {name: value for name, value in attributes.items() if name not in {c[0] for c in match.conflicts}}
     if match.row is None:
-        return save(ctx, None, merge({}, attributes, meta)), True
-    doc = merge(json.loads(match.row["doc"]), attributes, meta)
-    return save(ctx, match.row["id"], doc), False
+        row, created = save(ctx, None, merge({}, kept, meta)), True
+    else:
+        row, created = save(ctx, match.row["id"], merge(json.loads(match.row["doc"]), kept, meta)), False
+    for name, value, other in match.conflicts:  # noted once the profile that got the request is known
+        ctx.note(
+            "identifier_conflict",
+            f"{name} {value!r} belongs to profile {other}; not applied",
+            row["id"],
+            identifier=name,
+            other_profile=other,
+            matched_by=match.by,
+        )
+    return row, created
 
 
 def _profile_body(ctx: Context, row: sqlite3.Row) -> dict[str, Any]:
