@@ -12,6 +12,8 @@ import httpx
 import pytest
 from _emulator_bodies import (
     assert_jsonapi_error,
+    bulk_event,
+    bulk_events_body,
     event_body,
     first_error,
     profile_attributes,
@@ -150,3 +152,48 @@ def _bulk(client: httpx.Client, body: dict[str, Any]) -> httpx.Response:
 def _nothing_stored(client: httpx.Client) -> None:
     state = _state(client)
     assert (state["events"], state["profiles"], state["metrics"], state["ledger"]) == ([], [], [], [])
+
+
+def test_a_bulk_job_repeating_a_unique_id_for_one_profile_and_metric_fails_whole(
+    client: httpx.Client,
+) -> None:
+    response = _bulk(
+        client,
+        bulk_events_body(
+            ({"email": "grace@example.com"}, [bulk_event(unique_id="fine")]),
+            ({"email": "ada@example.com"}, [bulk_event(unique_id="o1"), bulk_event(unique_id="o1")]),
+        ),
+    )
+    assert_jsonapi_error(response, 400, "invalid")
+    pointer = "/data/attributes/events-bulk-create/data/1/attributes/events/data/1/attributes/unique_id"
+    assert first_error(response)["source"] == {"pointer": pointer}
+    _nothing_stored(client)
+
+
+def test_a_bulk_job_repeating_a_unique_id_in_two_groups_of_one_profile_fails_whole(
+    client: httpx.Client,
+) -> None:
+    # Regression: the repeat was only looked for inside one group, so the second group's event was deduplicated.
+    response = _bulk(
+        client,
+        bulk_events_body(
+            ({"external_id": "m1"}, [bulk_event(unique_id="o1")]),
+            ({"external_id": "m1"}, [bulk_event(unique_id="o1")]),
+        ),
+    )
+    assert_jsonapi_error(response, 400, "invalid")
+    pointer = "/data/attributes/events-bulk-create/data/1/attributes/events/data/0/attributes/unique_id"
+    assert first_error(response)["source"] == {"pointer": pointer}
+    _nothing_stored(client)
+
+
+def test_a_bulk_job_may_repeat_a_unique_id_across_metrics_or_profiles(client: httpx.Client) -> None:
+    response = _bulk(
+        client,
+        bulk_events_body(
+            ({"external_id": "m1"}, [bulk_event("A", unique_id="o1"), bulk_event("B", unique_id="o1")]),
+            ({"external_id": "m2"}, [bulk_event("A", unique_id="o1")]),
+        ),
+    )
+    assert response.status_code == 202, response.text
+    assert len(_events(client)) == 3
