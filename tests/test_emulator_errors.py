@@ -478,6 +478,38 @@ def test_a_filter_the_emulator_cannot_read_is_a_400(
     )
 
 
+@pytest.mark.parametrize(
+    ("path", "expression", "detail"),
+    [
+        (
+            "/api/profiles",
+            'greater-than(updated,"2024-01-01T00:00:00Z")',
+            "'updated' compares datetimes, written without",
+        ),
+        ("/api/profiles", "less-than(created,1714567890)", "'created' compares datetimes"),
+        ("/api/events", 'less-than(datetime,"yesterday")', "'datetime' compares datetimes"),
+        (
+            "/api/events",
+            "greater-than(timestamp,2024-01-01T00:00:00Z)",
+            "'timestamp' compares Unix seconds, a number",
+        ),
+    ],
+)
+def test_a_range_filter_takes_an_unquoted_datetime_or_for_timestamp_a_number(
+    client: httpx.Client, path: str, expression: str, detail: str
+) -> None:
+    # Quoting a datetime is an "invalid filter" at Klaviyo (notes §4.2); events' timestamp is Unix seconds (§5.1).
+    assert detail in _invalid(client.get(path, params={"filter": expression}), parameter="filter")["detail"]
+    for endpoint, fine in (
+        ("/api/profiles", "greater-than(updated,2024-01-01T00:00:00Z),less-than(created,2999-01-01)"),
+        (
+            "/api/events",
+            "greater-or-equal(timestamp,1714567890),less-than(datetime,2999-01-01T00:00:00+00:00)",
+        ),
+    ):
+        assert client.get(endpoint, params={"filter": fine}).status_code == 200
+
+
 def test_an_allowed_filter_is_applied(client: httpx.Client) -> None:
     _profile_id(client)
     for email, found in (("ada@example.com", 1), ("grace@example.com", 0)):
