@@ -8,12 +8,11 @@ logged with the request; nothing a client sends can produce an unplanned 500.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -23,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import events, jobs, profiles, query, spec
+from . import documents, events, jobs, profiles, query, spec
 from .errors import (
     Gone,
     InvalidInput,
@@ -151,21 +150,12 @@ def _parse_body(operation: spec.Operation, request: Request, raw: bytes) -> Any:
         raise InvalidInput(
             Problem("The request body is empty; a JSON:API document is required.", pointer="/")
         )
-    try:
-        body = json.loads(raw)
-    except UnicodeDecodeError:
-        raise InvalidInput(Problem("The request body is not UTF-8.", pointer="/")) from None
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(
-            Problem(f"Malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).", pointer="/")
-        ) from None
+    body = documents.read(raw)
     schema = operation.body_schema
     if schema is not None:
         violations = schema.validate(body)
         if violations:
-            raise InvalidInput(
-                *(Problem(f"{v.message} ({v.rule}).", pointer=v.pointer or "/") for v in violations[:25])
-            )
+            raise InvalidInput(*(documents.explain(v, body) for v in violations[:25]))
     return body
 
 
@@ -262,8 +252,9 @@ async def _serve(emulator: Emulator, request: Request, operation: spec.Operation
         _console(record)
         return response
     except KlaviyoError as error:
-        response = _json(error.status, error.body(), {**headers, **error.headers})
-        record["errors"] = dumps(error.body()["errors"])
+        body = error.body()  # once: the error ids logged are the ones the client got
+        response = _json(error.status, body, {**headers, **error.headers})
+        record["errors"] = dumps(body["errors"])
         return _finish(emulator, record, started, response, None)
 
 
@@ -322,11 +313,7 @@ def _routes(emulator: Emulator) -> list[Route]:
         async def endpoint(request: Request, methods: dict[str, spec.Operation] = methods) -> Response:
             operation = methods.get(request.method)
             if operation is None:
-                allowed = ", ".join(sorted(methods))
-                error = MethodNotAllowed(
-                    f"Method {request.method} is not allowed on {request.url.path}; allowed: {allowed}."
-                )
-                return _json(405, error.body(), {"Allow": allowed})
+                return await _refuse(emulator, request, _method_not_allowed(request, sorted(methods)))
             return await _serve(emulator, request, operation)
 
         every = ["GET", "POST", "PATCH", "PUT", "DELETE"]
@@ -335,12 +322,69 @@ def _routes(emulator: Emulator) -> list[Route]:
     return routes
 
 
-async def _not_found(request: Request, exc: Exception) -> Response:
-    error = NotFound(
-        f"No endpoint at {request.method} {request.url.path}. This emulator serves the Klaviyo "
-        "endpoints TRIFFT's integration uses; see GET /_emulator/endpoints."
+def _method_not_allowed(request: Request, allowed: list[str]) -> MethodNotAllowed:
+    methods = ", ".join(allowed)
+    return MethodNotAllowed(
+        f"Method {request.method} is not allowed on {request.url.path}; allowed: {methods}.",
+        headers={"Allow": methods},
     )
-    return _json(404, error.body())
+
+
+def _allowed_methods(path: str) -> list[str]:
+    """The methods the spec has for a concrete path (``/api/profiles/01J...``, trailing slash or not)."""
+    wanted = path.strip("/").split("/")
+    found = set()
+    for operation in spec.operations():
+        parts = operation.path.strip("/").split("/")
+        if len(parts) == len(wanted) and all(
+            p == w or p.startswith("{") for p, w in zip(parts, wanted, strict=True)
+        ):
+            found.add(operation.method)
+    return sorted(found)
+
+
+async def _refuse(emulator: Emulator, request: Request, error: KlaviyoError) -> Response:
+    """Answer a request no operation takes (unknown path, wrong method), and log it like any other."""
+    started = time.perf_counter()
+    raw = await request.body()
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    key = key.strip()
+    known = scheme in ("Klaviyo-API-Key", "Bearer") and bool(key)
+    body = error.body()
+    record: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "account": account_id(key) if known else None,
+        "masked_key": mask(key) if known else None,
+        "method": request.method,
+        "path": request.url.path,
+        "query": request.url.query,
+        "operation": None,
+        "request_body": _text(raw) if raw else None,
+        "fault": None,
+        "received": emulator.clock(),
+        "errors": dumps(body["errors"]),
+    }
+    return _finish(emulator, record, started, _json(error.status, body, error.headers), None)
+
+
+def _handlers(emulator: Emulator) -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:
+    async def not_found(request: Request, exc: Exception) -> Response:
+        error = NotFound(
+            f"No endpoint at {request.method} {request.url.path}. This emulator serves the Klaviyo "
+            "endpoints TRIFFT's integration uses; see GET /_emulator/endpoints."
+        )
+        if not request.url.path.startswith("/api/"):
+            return _json(404, error.body())
+        return await _refuse(emulator, request, error)
+
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        # Starlette's own 405, for a method no route lists (OPTIONS, TRACE, ...): answer with the spec's methods.
+        allowed = _allowed_methods(request.url.path)
+        if not allowed:
+            return await not_found(request, exc)
+        return await _refuse(emulator, request, _method_not_allowed(request, allowed))
+
+    return {404: not_found, 405: not_allowed, Exception: _crash}
 
 
 async def _crash(request: Request, exc: Exception) -> Response:
@@ -358,7 +402,7 @@ def create_app(emulator: Emulator | None = None) -> Starlette:
     emulator = emulator or Emulator()
     app = Starlette(
         routes=[*control.routes(emulator), *_routes(emulator)],
-        exception_handlers={404: _not_found, 405: _not_found, Exception: _crash},
+        exception_handlers=_handlers(emulator),
     )
     app.state.emulator = emulator
     return app

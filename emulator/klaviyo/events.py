@@ -7,6 +7,7 @@ written to the ledger instead of the event table, so the emulator can say what r
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import uuid
 from datetime import UTC, datetime
@@ -96,6 +97,14 @@ def metric_for(ctx: Context, name: str) -> sqlite3.Row:
     return row
 
 
+def _storable(value: float) -> bool:
+    """Whether a JSON number fits a double, as SQLite stores ``value`` (an integer like 10**400 does not)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
 def check_event(attributes: dict[str, Any], now: float, pointer: str) -> tuple[int, list[Problem]]:
     """Validate what the schema cannot: time range, property limits, metric name length."""
     problems = property_problems(attributes.get("properties") or {}, f"{pointer}/properties")
@@ -107,6 +116,9 @@ def check_event(attributes: dict[str, Any], now: float, pointer: str) -> tuple[i
                 pointer=f"{pointer}/metric/data/attributes/name",
             )
         )
+    value = attributes.get("value")
+    if value is not None and not _storable(value):
+        problems.append(Problem(f"value {value} is out of range for a number.", pointer=f"{pointer}/value"))
     try:
         moment = parse_time(attributes.get("time"), now, f"{pointer}/time")
     except InvalidInput as exc:
@@ -152,7 +164,7 @@ def record(ctx: Context, attributes: dict[str, Any], profile_row: sqlite3.Row, m
             profile_row["id"],
             moment,
             dumps(attributes.get("properties") or {}),
-            attributes.get("value"),
+            None if attributes.get("value") is None else float(attributes["value"]),
             attributes.get("value_currency"),
             unique_id,
             key,
@@ -171,8 +183,11 @@ def record(ctx: Context, attributes: dict[str, Any], profile_row: sqlite3.Row, m
 def event_profile(ctx: Context, profile: dict[str, Any], pointer: str) -> sqlite3.Row:
     """Create or update the profile an event names (events carry profile attributes, as Klaviyo allows)."""
     attributes = dict(profile.get("attributes") or {})
+    # Create Event carries the profile's meta inside its attributes, a bulk job's profile beside them (§1, §2).
+    meta_pointer = f"{pointer}/attributes/meta" if "meta" in attributes else f"{pointer}/meta"
     meta = attributes.pop("meta", None) or profile.get("meta")
     problems = profiles.identifier_problems(attributes, f"{pointer}/attributes")
+    problems += profiles.patch_problems(meta, meta_pointer)
     if profile.get("id") is None and all(attributes.get(n) is None for n in profiles.IDENTIFIERS):
         problems.append(
             Problem(

@@ -53,9 +53,15 @@ class Combination:
 Node = Condition | Combination
 
 
+#: How deeply and(), or() and not() may nest: an emulator guard (Klaviyo publishes no figure) that keeps the
+#: recursive parser far from Python's recursion limit.
+MAX_NESTING = 20
+_LISTS = ("any", "contains-any", "contains-all")
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
-        self.text, self.at = text, 0
+        self.text, self.at, self.depth = text, 0, 0
 
     def fail(self, message: str) -> FilterError:
         return FilterError(message, self.at)
@@ -93,8 +99,12 @@ class _Parser:
         operator = self.name()
         self.expect("(")
         if operator in ("and", "or", "not"):
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise FilterError(f"and(), or() and not() nest at most {MAX_NESTING} levels deep", start)
             parts = tuple(self.expressions())
             self.expect(")")
+            self.depth -= 1
             if operator == "not" and len(parts) != 1:
                 raise FilterError("not() takes one expression", start)
             return Combination(operator, parts)
@@ -105,11 +115,14 @@ class _Parser:
             self.expect(")")
             return Condition(operator, field, None)
         self.expect(",")
+        at = self.at
         value = self.value()
+        if operator in _LISTS and not isinstance(value, list):
+            raise FilterError(f'{operator}() takes a list of values, like ["a","b"]', at)
         self.expect(")")
         return Condition(operator, field, value)
 
-    def value(self) -> Any:
+    def value(self, in_list: bool = False) -> Any:
         self.skip()
         text, at = self.text, self.at
         if at >= len(text):
@@ -121,6 +134,8 @@ class _Parser:
             self.at = end + 1
             return text[at + 1 : end]
         if text[at] == "[":
+            if in_list:
+                raise self.fail("a list holds plain values, not lists")
             self.at += 1
             items: list[Any] = []
             self.skip()
@@ -128,7 +143,7 @@ class _Parser:
                 self.at += 1
                 return items
             while True:
-                items.append(self.value())
+                items.append(self.value(in_list=True))
                 self.skip()
                 if self.text.startswith("]", self.at):
                     self.at += 1
@@ -176,6 +191,13 @@ def conditions(nodes: list[Node] | tuple[Node, ...]) -> list[Condition]:
 
 
 def _compare(operator: str, actual: Any, expected: Any) -> bool:
+    try:
+        return _compare_values(operator, actual, expected)
+    except TypeError:  # a value of another type than the field's (e.g. a number for a string) matches nothing
+        return False
+
+
+def _compare_values(operator: str, actual: Any, expected: Any) -> bool:
     if isinstance(expected, datetime) and isinstance(actual, str):
         try:
             actual = datetime.fromisoformat(actual.replace("Z", "+00:00"))
@@ -191,17 +213,14 @@ def _compare(operator: str, actual: Any, expected: Any) -> bool:
         return actual is not None
     if actual is None:
         return False
-    try:
-        if operator == "less-than":
-            return bool(actual < expected)
-        if operator == "less-or-equal":
-            return bool(actual <= expected)
-        if operator == "greater-than":
-            return bool(actual > expected)
-        if operator == "greater-or-equal":
-            return bool(actual >= expected)
-    except TypeError:
-        return False
+    if operator == "less-than":
+        return bool(actual < expected)
+    if operator == "less-or-equal":
+        return bool(actual <= expected)
+    if operator == "greater-than":
+        return bool(actual > expected)
+    if operator == "greater-or-equal":
+        return bool(actual >= expected)
     if operator == "contains":
         return expected in actual
     if operator == "contains-any":

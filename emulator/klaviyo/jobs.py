@@ -63,9 +63,25 @@ def bulk_create_events(ctx: Context) -> Reply:
         checked.append((profile, entries))
     if problems:
         raise InvalidInput(*problems[:25])
+    # Two groups can name one profile, so a repeat is looked for again once the profiles are resolved; raising
+    # here rolls the whole transaction back, so nothing of the job is stored (§2).
+    first: dict[tuple[str, str, str], str] = {}
     for g, (profile, entries) in enumerate(checked):
         row = events.event_profile(ctx, profile, f"{base}/{g}/attributes/profile/data")
-        for attributes, moment in entries:
+        for e, (attributes, moment) in enumerate(entries):
+            unique_id = attributes.get("unique_id")
+            pointer = f"{base}/{g}/attributes/events/data/{e}/attributes/unique_id"
+            if unique_id is not None:
+                same = (row["id"], attributes["metric"]["data"]["attributes"]["name"], unique_id)
+                if same in first:
+                    raise InvalidInput(
+                        Problem(
+                            f"unique_id {unique_id!r} is repeated for the same profile and metric (first at "
+                            f"{first[same]}); the whole job is refused, as Klaviyo does.",
+                            pointer=pointer,
+                        )
+                    )
+                first[same] = pointer
             events.record(ctx, attributes, row, moment)
     return Reply(202)
 
@@ -124,6 +140,7 @@ def bulk_import_profiles(ctx: Context) -> Reply:
     for i, row in enumerate(rows):
         attributes = row.get("attributes") or {}
         problems = profiles.identifier_problems(attributes, f"{base}/{i}/attributes")
+        problems += profiles.patch_problems(row.get("meta"), f"{base}/{i}/meta")
         if row.get("id") is None and all(attributes.get(n) is None for n in profiles.IDENTIFIERS):
             problems.append(
                 Problem("A profile needs at least one identifier.", pointer=f"{base}/{i}/attributes")

@@ -47,6 +47,40 @@ def identifier_problems(attributes: dict[str, Any], pointer: str) -> list[Proble
     return problems
 
 
+def _emails(value: Any) -> list[str] | None:
+    """A patch_identifiers email value as a list: one address or a list of them; None for anything else."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    return None
+
+
+def patch_problems(meta: Any, pointer: str) -> list[Problem]:
+    """``patch_identifiers`` takes only ``email`` ("Currently only email is supported", ProfileMeta in the spec,
+    notes §3), as one address or a list, each a valid one."""
+    patch = meta.get("patch_identifiers") if isinstance(meta, dict) else None
+    problems = []
+    for operation in ("append", "unappend"):
+        names = patch.get(operation) if isinstance(patch, dict) else None
+        for name, value in (names if isinstance(names, dict) else {}).items():
+            where = f"{pointer}/patch_identifiers/{operation}/{name}"
+            emails = _emails(value)
+            if name != "email":
+                problems.append(Problem("Only email can be patched as an identifier.", pointer=where))
+            elif emails is None:
+                problems.append(Problem("Invalid email address", pointer=where))
+            else:
+                problems += [
+                    Problem(
+                        "Invalid email address", pointer=where if isinstance(value, str) else f"{where}/{i}"
+                    )
+                    for i, email in enumerate(emails)
+                    if not EMAIL.match(email)
+                ]
+    return problems
+
+
 @dataclass
 class Match:
     row: sqlite3.Row | None
@@ -138,10 +172,10 @@ def merge(doc: dict[str, Any], attributes: dict[str, Any], meta: dict[str, Any] 
         props.pop(key, None)
     identifiers = (meta or {}).get("patch_identifiers") or {}
     secondary = doc.setdefault("secondary_emails", [])
-    for email in (identifiers.get("append") or {}).get("email", []):
+    for email in _emails((identifiers.get("append") or {}).get("email")) or []:
         if email not in secondary:
             secondary.append(email)
-    for email in (identifiers.get("unappend") or {}).get("email", []):
+    for email in _emails((identifiers.get("unappend") or {}).get("email")) or []:
         if email in secondary:
             secondary.remove(email)
     return doc
@@ -193,24 +227,23 @@ def upsert(
     identifiers are left off and the ledger says so.
     """
     match = resolve(ctx.tx, ctx.account, profile_id, attributes)
-    if match.conflicts:
-        if strict:
-            raise _conflict(match.conflicts, pointer)
-        attributes = dict(attributes)
-        for name, value, other in match.conflicts:
-            attributes.pop(name, None)
-            ctx.note(
-                "identifier_conflict",
-                f"{name} {value!r} belongs to profile {other}; not applied",
-                match.row["id"] if match.row is not None else None,
-                identifier=name,
-                other_profile=other,
-                matched_by=match.by,
-            )
+    if match.conflicts and strict:
+        raise _conflict(match.conflicts, pointer)
+    kept = {name: value for name, value in attributes.items() if name not in {c[0] for c in match.conflicts}}
     if match.row is None:
-        return save(ctx, None, merge({}, attributes, meta)), True
-    doc = merge(json.loads(match.row["doc"]), attributes, meta)
-    return save(ctx, match.row["id"], doc), False
+        row, created = save(ctx, None, merge({}, kept, meta)), True
+    else:
+        row, created = save(ctx, match.row["id"], merge(json.loads(match.row["doc"]), kept, meta)), False
+    for name, value, other in match.conflicts:  # noted once the profile that got the request is known
+        ctx.note(
+            "identifier_conflict",
+            f"{name} {value!r} belongs to profile {other}; not applied",
+            row["id"],
+            identifier=name,
+            other_profile=other,
+            matched_by=match.by,
+        )
+    return row, created
 
 
 def _profile_body(ctx: Context, row: sqlite3.Row) -> dict[str, Any]:
@@ -236,7 +269,9 @@ def _needs_identifier(attributes: dict[str, Any], profile_id: str | None) -> Non
 def create_or_update_profile(ctx: Context) -> Reply:
     data = ctx.body["data"]
     attributes, profile_id = data.get("attributes", {}), data.get("id")
-    problems = identifier_problems(attributes, "/data/attributes")
+    problems = identifier_problems(attributes, "/data/attributes") + patch_problems(
+        data.get("meta"), "/data/meta"
+    )
     if problems:
         raise InvalidInput(*problems)
     _needs_identifier(attributes, profile_id)
@@ -278,7 +313,9 @@ def update_profile(ctx: Context) -> Reply:
     if row is None:
         raise NotFound(f"A profile with id {profile_id} does not exist.")
     attributes = data.get("attributes", {})
-    problems = identifier_problems(attributes, "/data/attributes")
+    problems = identifier_problems(attributes, "/data/attributes") + patch_problems(
+        data.get("meta"), "/data/meta"
+    )
     if problems:
         raise InvalidInput(*problems)
     for name in IDENTIFIERS:

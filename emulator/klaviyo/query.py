@@ -7,6 +7,7 @@ import binascii
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TypeVar
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
@@ -47,10 +48,26 @@ def decode_cursor(raw: str) -> int:
         decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise ValueError("not a cursor this server issued") from None
-    match = re.fullmatch(r"next::offset::(\d+)", decoded)
+    match = re.fullmatch(r"next::offset::(\d{1,18})", decoded)
     if not match:
         raise ValueError("not a cursor this server issued")
     return int(match.group(1))
+
+
+_RANGES = ("less-than", "less-or-equal", "greater-than", "greater-or-equal")
+
+
+def _range_value_problem(condition: filters.Condition) -> str | None:
+    """Range filters compare datetimes, written unquoted (a quoted one is "invalid filter", notes §4.2), except
+    Get Events' ``timestamp``, which is Unix seconds (§5.1)."""
+    example = f"{condition.operator}({condition.field},"
+    if condition.field == "timestamp":
+        if isinstance(condition.value, int | float) and not isinstance(condition.value, bool):
+            return None
+        return f"'timestamp' compares Unix seconds, a number: {example}1714567890)"
+    if isinstance(condition.value, datetime):
+        return None
+    return f"'{condition.field}' compares datetimes, written without quotes: {example}2024-01-01T00:00:00Z)"
 
 
 def _values(raw: str) -> list[str]:
@@ -99,7 +116,7 @@ def parse(operation: Operation, items: Iterable[tuple[str, str]]) -> Query:
                 query.sort = raw
         elif name == "page[size]":
             low, high = parameter.schema.get("minimum", 1), parameter.schema.get("maximum", 100)
-            if not re.fullmatch(r"\d+", raw) or not low <= int(raw) <= high:
+            if not re.fullmatch(r"\d{1,18}", raw) or not low <= int(raw) <= high:
                 problem(name, f"page[size] must be an integer from {low} to {high}, not '{raw}'.")
             else:
                 query.page_size = int(raw)
@@ -128,6 +145,10 @@ def parse(operation: Operation, items: Iterable[tuple[str, str]]) -> Query:
                         f"Invalid filter: operator '{condition.operator}' is not allowed on "
                         f"'{condition.field}'; allowed: {', '.join(operators)}.",
                     )
+                elif condition.operator in _RANGES:
+                    unfit = _range_value_problem(condition)
+                    if unfit:
+                        problem(name, f"Invalid filter: {unfit}.")
     if problems:
         raise InvalidInput(*problems)
     return query

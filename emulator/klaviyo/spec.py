@@ -58,10 +58,7 @@ class Operation:
 
     @property
     def body_schema(self) -> contracts.Schema | None:
-        try:
-            return contracts.endpoint_schema(self.method, self.path)
-        except contracts.UnknownSchema:
-            return None
+        return _closed_schema(self.method, self.path)
 
     @property
     def max_body(self) -> int:
@@ -69,6 +66,53 @@ class Operation:
 
     def query(self) -> dict[str, Parameter]:
         return {n: p for n, p in self.parameters.items() if p.location == "query"}
+
+
+_SCHEMA_MAPS = ("properties", "$defs", "patternProperties", "dependentSchemas")
+_SCHEMA_ONE = ("items", "additionalProperties", "if", "then", "else", "not", "contains", "propertyNames")
+_SCHEMA_LISTS = ("oneOf", "anyOf", "allOf", "prefixItems")
+
+
+def _closing(schema: Any) -> Any:
+    if not isinstance(schema, dict):
+        return schema
+    closed = dict(schema)
+    for key in _SCHEMA_MAPS:
+        if isinstance(schema.get(key), dict):
+            closed[key] = {name: _closing(item) for name, item in schema[key].items()}
+    for key in _SCHEMA_ONE:
+        if key in schema:
+            closed[key] = _closing(schema[key])
+    for key in _SCHEMA_LISTS:
+        if isinstance(schema.get(key), list):
+            closed[key] = [_closing(item) for item in schema[key]]
+    if "properties" in schema and "additionalProperties" not in schema and "patternProperties" not in schema:
+        closed["additionalProperties"] = False
+    return closed
+
+
+@cache
+def _closed_schema(method: str, path: str) -> contracts.Schema | None:
+    """The request-body schema with every object that lists its fields closed to other fields.
+
+    Klaviyo refuses a field its schema does not name: 400 ``invalid``, "'last_name' is not a valid field for the
+    resource 'profile'.", pointer at the field (a real response quoted in https://github.com/verbb/formie/issues/1986).
+    The spec does not say ``additionalProperties: false``, so the emulator adds it. Free-form objects (custom
+    ``properties``, ``patch_properties.append``) list no fields and stay open, and so does the document root,
+    where JSON:API reserves members (``meta``, ``jsonapi``) whose handling by Klaviyo is not known.
+    """
+    try:
+        open_schema = contracts.endpoint_schema(method, path)
+    except contracts.UnknownSchema:
+        return None
+    contents = _closing(open_schema.contents)
+    root = contents.get("$ref", "").rsplit("/", 1)[-1]
+    if root in contents.get("$defs", {}):
+        contents["$defs"][root] = {
+            k: v for k, v in contents["$defs"][root].items() if k != "additionalProperties"
+        }
+    contents["$id"] = open_schema.id.removesuffix(".json") + ".closed.json"
+    return contracts.Schema(contents["$id"], contents)
 
 
 _FILTER_LINE = re.compile(r"`([^`]+)`: ((?:`[^`]+`(?:, )?)+)")
