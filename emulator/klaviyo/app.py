@@ -128,6 +128,17 @@ def _check_revision(request: Request) -> None:
         )
 
 
+def _hoist_profile_meta(body: Any) -> None:
+    """Revision 2026-10-15 (the official SDK's) moves an event profile's ``meta`` beside its ``attributes``;
+    2026-07-15 (the bundled spec) has it inside. Accept both by moving it in before validating."""
+    try:
+        profile = body["data"]["attributes"]["profile"]["data"]
+    except (KeyError, TypeError):
+        return
+    if isinstance(profile, dict) and "meta" in profile and isinstance(profile.get("attributes"), dict):
+        profile["attributes"].setdefault("meta", profile.pop("meta"))
+
+
 def _parse_body(operation: spec.Operation, request: Request, raw: bytes) -> Any:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in _JSON_TYPES:
@@ -151,6 +162,8 @@ def _parse_body(operation: spec.Operation, request: Request, raw: bytes) -> Any:
             Problem("The request body is empty; a JSON:API document is required.", pointer="/")
         )
     body = documents.read(raw)
+    if operation.operation_id == "create_event":
+        _hoist_profile_meta(body)
     schema = operation.body_schema
     if schema is not None:
         violations = schema.validate(body)
