@@ -1,0 +1,57 @@
+"""The control API under /_emulator/: health, the request log, the ledger, accounts, and what it refuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from conftest import HEADERS
+
+OTHER_KEY = "pk_other_account_0000000000000000042"
+
+
+def event(email: str, unique_id: str | None = None, metric: str = "Points Earned") -> dict[str, Any]:
+    return {
+        "data": {
+            "type": "event",
+            "attributes": {
+                "properties": {"points": 10},
+                "unique_id": unique_id,
+                "metric": {"data": {"type": "metric", "attributes": {"name": metric}}},
+                "profile": {"data": {"type": "profile", "attributes": {"email": email}}},
+            },
+        }
+    }
+
+
+def keyed(key: str) -> dict[str, str]:
+    return {**HEADERS, "Authorization": f"Klaviyo-API-Key {key}"}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "after=abc",
+        "after=-1",
+        "after=1.5",
+        "after=%C2%B2",  # '²' passes str.isdigit() but not int()
+        "after=99999999999999999999999",
+        "limit=x",
+        "limit=99999999999999999999999",
+        "status=abc",
+        "status=99999999999999999999999",
+    ],
+)
+def test_a_bad_request_log_query_is_a_400_naming_the_parameter(client: httpx.Client, query: str) -> None:
+    response = client.get(f"/_emulator/requests?{query}")
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/json")
+    assert query.split("=")[0] in response.json()["errors"][0]["detail"]
+
+
+@pytest.mark.parametrize("query", ["after=%C2%B2", "after=99999999999999999999999", "limit=-5"])
+def test_a_bad_ledger_query_is_a_400(client: httpx.Client, query: str) -> None:
+    response = client.get(f"/_emulator/ledger?{query}")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["status"] == 400
