@@ -6,7 +6,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import HEADERS
+from conftest import API_KEY, HEADERS
+
+from emulator.klaviyo.store import mask
 
 OTHER_KEY = "pk_other_account_0000000000000000042"
 
@@ -27,6 +29,25 @@ def event(email: str, unique_id: str | None = None, metric: str = "Points Earned
 
 def keyed(key: str) -> dict[str, str]:
     return {**HEADERS, "Authorization": f"Klaviyo-API-Key {key}"}
+
+
+def test_request_log_records_a_request_rejected_for_a_missing_key(client: httpx.Client) -> None:
+    response = client.post("/api/events", json=event("a@example.com"), headers={"Authorization": ""})
+    assert response.status_code == 401
+    [row] = client.get("/_emulator/requests").json()["data"]
+    assert row["status"] == 401
+    assert row["masked_key"] is None
+    assert row["errors"][0]["code"] == "not_authenticated"
+
+
+def test_request_log_records_an_invalid_request_with_its_errors_and_masked_key(client: httpx.Client) -> None:
+    response = client.post("/api/events", json={"data": {"type": "event"}})
+    assert response.status_code == 400
+    [row] = client.get("/_emulator/requests").json()["data"]
+    assert row["status"] == 400
+    assert row["operation"] == "create_event"
+    assert row["masked_key"] == mask(API_KEY)
+    assert row["errors"] == response.json()["errors"]
 
 
 @pytest.mark.parametrize(

@@ -262,8 +262,9 @@ async def _serve(emulator: Emulator, request: Request, operation: spec.Operation
         _console(record)
         return response
     except KlaviyoError as error:
-        response = _json(error.status, error.body(), {**headers, **error.headers})
-        record["errors"] = dumps(error.body()["errors"])
+        body = error.body()  # once: each call draws new error ids, and the log must show the ones sent
+        response = _json(error.status, body, {**headers, **error.headers})
+        record["errors"] = dumps(body["errors"])
         return _finish(emulator, record, started, response, None)
 
 
