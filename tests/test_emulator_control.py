@@ -8,6 +8,8 @@ import httpx
 import pytest
 from conftest import API_KEY, HEADERS
 
+from emulator.klaviyo import Emulator, create_app
+from emulator.klaviyo.server import InProcessTransport
 from emulator.klaviyo.store import mask
 
 OTHER_KEY = "pk_other_account_0000000000000000042"
@@ -48,6 +50,19 @@ def test_request_log_records_an_invalid_request_with_its_errors_and_masked_key(c
     assert row["operation"] == "create_event"
     assert row["masked_key"] == mask(API_KEY)
     assert row["errors"] == response.json()["errors"]
+
+
+def test_a_key_refused_by_api_key_is_masked_in_the_error_and_the_log() -> None:
+    emulator = Emulator(rate_limits="off", api_keys=frozenset({"pk_the_only_accepted_key_00000000"}))
+    transport = InProcessTransport(create_app(emulator))
+    with httpx.Client(transport=transport, base_url="http://klaviyo.test", headers=HEADERS) as http:
+        refused = http.post("/api/events", json=event("a@example.com"))
+        log = http.get("/_emulator/requests")
+    assert refused.status_code == 403
+    assert refused.json()["errors"][0]["code"] == "permission_denied"
+    assert API_KEY not in refused.text
+    assert API_KEY not in log.text
+    assert log.json()["data"][0]["masked_key"] == mask(API_KEY)
 
 
 @pytest.mark.parametrize(

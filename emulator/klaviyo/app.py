@@ -74,7 +74,7 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
     return Response(content, status, headers=headers, media_type=JSONAPI if body is not None else None)
 
 
-def _authenticate(emulator: Emulator, request: Request) -> tuple[str, str]:
+def _authenticate(emulator: Emulator, request: Request, record: dict[str, Any]) -> tuple[str, str]:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     key = key.strip()
@@ -85,6 +85,7 @@ def _authenticate(emulator: Emulator, request: Request) -> tuple[str, str]:
             else "Invalid Authorization header; expected 'Klaviyo-API-Key <private key>'."
         )
         raise NotAuthenticated(Problem(detail, parameter="Authorization"))
+    record["masked_key"] = mask(key)  # logged even when the key is refused: which key was it?
     if emulator.api_keys is not None and key not in emulator.api_keys:
         raise PermissionDenied(
             Problem(
@@ -224,8 +225,8 @@ async def _serve(emulator: Emulator, request: Request, operation: spec.Operation
     }
     headers: dict[str, str] = {}
     try:
-        key, account = _authenticate(emulator, request)
-        record.update(account=account, masked_key=mask(key))
+        key, account = _authenticate(emulator, request, record)
+        record["account"] = account
         emulator.store.open_account(key, now)
         _check_revision(request)
         headers = emulator.limiter.check(account, operation)
