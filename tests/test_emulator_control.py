@@ -52,6 +52,15 @@ def test_request_log_records_an_invalid_request_with_its_errors_and_masked_key(c
     assert row["errors"] == response.json()["errors"]
 
 
+@pytest.mark.parametrize(
+    "key", ["pk_0123456789abcdef0123456789abcdef01", "pk_test_trifft_0001", "pk_short_1", "pk_k"]
+)
+def test_a_masked_key_hides_at_least_two_thirds_of_the_key(key: str) -> None:
+    shown = mask(key).replace("…", "")
+    assert len(shown) * 3 <= len(key)
+    assert mask(key) != key
+
+
 def test_a_key_refused_by_api_key_is_masked_in_the_error_and_the_log() -> None:
     emulator = Emulator(rate_limits="off", api_keys=frozenset({"pk_the_only_accepted_key_00000000"}))
     transport = InProcessTransport(create_app(emulator))
