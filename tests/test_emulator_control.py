@@ -100,3 +100,12 @@ def test_a_bad_ledger_query_is_a_400(client: httpx.Client, query: str) -> None:
     response = client.get(f"/_emulator/ledger?{query}")
     assert response.status_code == 400
     assert response.json()["errors"][0]["status"] == 400
+
+
+def test_a_control_endpoint_called_with_the_wrong_method_is_a_405_naming_the_allowed_ones(
+    client: httpx.Client,
+) -> None:
+    response = client.get("/_emulator/reset")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert "POST" in response.json()["errors"][0]["detail"]

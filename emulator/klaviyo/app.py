@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -345,6 +346,16 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return _json(404, error.body())
 
 
+async def _method_not_allowed(request: Request, exc: Exception) -> Response:
+    # Starlette raises this for a known path called with a method it does not take: a control endpoint such as
+    # POST-only /_emulator/reset. (Klaviyo's own paths accept every method and answer 405 themselves.)
+    allowed = exc.headers.get("Allow", "") if isinstance(exc, HTTPException) and exc.headers else ""
+    error = MethodNotAllowed(
+        f"Method {request.method} is not allowed on {request.url.path}; allowed: {allowed}."
+    )
+    return _json(405, error.body(), {"Allow": allowed} if allowed else None)
+
+
 async def _crash(request: Request, exc: Exception) -> Response:
     log.exception("internal error on %s %s", request.method, request.url.path)
     error = ServerError(
@@ -360,7 +371,7 @@ def create_app(emulator: Emulator | None = None) -> Starlette:
     emulator = emulator or Emulator()
     app = Starlette(
         routes=[*control.routes(emulator), *_routes(emulator)],
-        exception_handlers={404: _not_found, 405: _not_found, Exception: _crash},
+        exception_handlers={404: _not_found, 405: _method_not_allowed, Exception: _crash},
     )
     app.state.emulator = emulator
     return app
