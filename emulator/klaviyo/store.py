@@ -139,11 +139,19 @@ class Store:
             return state
 
     def import_(self, account: str, state: dict[str, Any]) -> None:
-        """Replace one account's rows with an export (``seq`` columns are renumbered)."""
+        """Replace one account's rows with an export (``seq`` columns are renumbered); ValueError if malformed."""
         with self.transaction() as tx:
             for table in ACCOUNT_TABLES:
+                # Column names go into the SQL text, so only the table's own are allowed through.
+                known = {row["name"] for row in tx.execute(f"PRAGMA table_info({table})")}
+                rows = state.get(table, [])
+                if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+                    raise ValueError(f"{table} must be a list of rows (JSON objects)")
                 tx.execute(f"DELETE FROM {table} WHERE account = ?", (account,))
-                for row in state.get(table, []):
+                for row in rows:
+                    unknown = sorted(set(row) - known)
+                    if unknown:
+                        raise ValueError(f"{table} has no column {unknown[0]!r}")
                     row = {k: v for k, v in row.items() if k != "seq"} | {"account": account}
                     columns = ", ".join(row)
                     marks = ", ".join("?" for _ in row)

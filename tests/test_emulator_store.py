@@ -1,0 +1,164 @@
+"""State: durable with --db (a 2xx survives kill -9), export/import through /_emulator/state, per-account reset."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import API_KEY, HEADERS
+
+from emulator.klaviyo.store import account_id
+
+OTHER_KEY = "pk_other_account_0000000000000000042"
+
+
+def event(email: str, n: int) -> dict[str, Any]:
+    return {
+        "data": {
+            "type": "event",
+            "attributes": {
+                "properties": {"points": n},
+                "unique_id": f"event-{n}",
+                "metric": {"data": {"type": "metric", "attributes": {"name": "Points Earned"}}},
+                "profile": {"data": {"type": "profile", "attributes": {"email": email}}},
+            },
+        }
+    }
+
+
+def profile(email: str, n: int) -> dict[str, Any]:
+    return {
+        "data": {
+            "type": "profile",
+            "attributes": {"email": email, "external_id": f"member-{n}", "properties": {"trifft_points": n}},
+        }
+    }
+
+
+def keyed(key: str) -> dict[str, str]:
+    return {**HEADERS, "Authorization": f"Klaviyo-API-Key {key}"}
+
+
+def every(http: httpx.Client, path: str, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Every resource of a collection, following links.next."""
+    found: list[dict[str, Any]] = []
+    url: str | None = path
+    while url:
+        page = http.get(url, headers=headers)
+        assert page.status_code == 200, page.text
+        found += page.json()["data"]
+        url = page.json()["links"].get("next")
+    return found
+
+
+def reads(http: httpx.Client, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """What a client can read back: profiles, events and metrics, as the API returns them."""
+    return {
+        "profiles": every(http, "/api/profiles", headers),
+        "events": every(http, "/api/events", headers),
+        "metrics": every(http, "/api/metrics", headers),
+    }
+
+
+def fill(http: httpx.Client, count: int, headers: dict[str, str] | None = None) -> None:
+    for n in range(count):
+        assert http.post(
+            "/api/profile-import", json=profile(f"m{n}@example.com", n), headers=headers
+        ).is_success
+        assert (
+            http.post("/api/events", json=event(f"m{n}@example.com", n), headers=headers).status_code == 202
+        )
+
+
+# -- export, reset, import ----------------------------------------------------------------------------------------
+
+
+def test_export_reset_import_restores_the_same_api_reads(client: httpx.Client) -> None:
+    fill(client, 5)
+    before = reads(client)
+    exported = client.get("/_emulator/state", params={"key": API_KEY})
+    assert exported.status_code == 200
+    assert client.post("/_emulator/reset").status_code == 200
+    assert reads(client) == {"profiles": [], "events": [], "metrics": []}
+    imported = client.put("/_emulator/state", params={"key": API_KEY}, content=exported.content)
+    assert imported.status_code == 200
+    assert reads(client) == before
+    assert len(before["profiles"]) == 5
+    assert len(before["events"]) == 5
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b"not json", "JSON"),
+        (b"[1, 2]", "version 1"),
+        (b'{"version": 2}', "version 1"),
+        (b'{"version": 1, "events": 5}', "events must be a list"),
+        (b'{"version": 1, "profiles": [5]}', "profiles must be a list"),
+        (b'{"version": 1, "events": [{"bogus": 1}]}', "'bogus'"),
+        (b'{"version": 1, "metrics": [{"id": {"a": 1}}]}', "could not be imported"),
+    ],
+)
+def test_a_malformed_state_is_a_400_and_changes_nothing(client: httpx.Client, body: bytes, says: str) -> None:
+    fill(client, 1)
+    before = reads(client)
+    response = client.put("/_emulator/state", params={"key": API_KEY}, content=body)
+    assert response.status_code == 400
+    assert says in response.json()["errors"][0]["detail"]
+    assert reads(client) == before
+
+
+def test_import_refuses_a_column_name_that_smuggles_sql(client: httpx.Client) -> None:
+    fill(client, 2, keyed(OTHER_KEY))
+    # A "column" that turns the INSERT into an INSERT ... SELECT copying another account's profiles into this one.
+    sneaky = (
+        "account, id, email, external_id, doc, created, updated) SELECT ?, id, email, external_id, doc, created,"
+        " updated FROM profiles WHERE account != ? --"
+    )
+    state = {"version": 1, "profiles": [{sneaky: account_id(API_KEY)}]}
+    response = client.put("/_emulator/state", params={"key": API_KEY}, content=json.dumps(state))
+    assert response.status_code == 400
+    assert "no column" in response.json()["errors"][0]["detail"]
+    assert reads(client)["profiles"] == []
+
+
+# -- a file: committed before the response ------------------------------------------------------------------------
+
+
+def _start(db: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """The real command on a free port; its base URL once /_emulator/health answers."""
+    command = [sys.executable, "-m", "emulator.cli", "emulator", "--port", "0", "--rate-limits", "off"]
+    with log.open("wb") as err:
+        process = subprocess.Popen([*command, "--db", str(db)], stdout=subprocess.DEVNULL, stderr=err)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        banner = log.read_text().partition("\n")[0]
+        if "control API at " in banner:
+            url = banner.split("control API at ")[1].removesuffix("/_emulator/health")
+            try:
+                if httpx.get(f"{url}/_emulator/health").status_code == 200:
+                    return process, url
+            except httpx.TransportError:
+                pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"the emulator did not start: {log.read_text()}")
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
