@@ -14,7 +14,7 @@ import httpx
 import pytest
 from conftest import API_KEY, HEADERS
 
-from emulator.klaviyo.store import account_id
+from emulator.klaviyo.store import account_id, mask
 
 OTHER_KEY = "pk_other_account_0000000000000000042"
 
@@ -92,6 +92,23 @@ def test_export_reset_import_restores_the_same_api_reads(client: httpx.Client) -
     assert reads(client) == before
     assert len(before["profiles"]) == 5
     assert len(before["events"]) == 5
+
+
+def test_import_lists_the_account_again(client: httpx.Client) -> None:
+    fill(client, 1)
+    exported = client.get("/_emulator/state", params={"account": account_id(API_KEY)}).content
+    client.post("/_emulator/reset")
+    client.put("/_emulator/state", params={"account": account_id(API_KEY)}, content=exported)
+    listed = client.get("/_emulator/accounts").json()["data"]
+    assert [(row["id"], row["masked_key"]) for row in listed] == [(account_id(API_KEY), mask(API_KEY))]
+
+
+def test_an_export_imported_into_another_account_is_read_there(client: httpx.Client) -> None:
+    fill(client, 2)
+    exported = client.get("/_emulator/state", params={"key": API_KEY}).content
+    assert client.put("/_emulator/state", params={"key": OTHER_KEY}, content=exported).status_code == 200
+    theirs = reads(client, keyed(OTHER_KEY))
+    assert [p["attributes"]["email"] for p in theirs["profiles"]] == ["m0@example.com", "m1@example.com"]
 
 
 @pytest.mark.parametrize(

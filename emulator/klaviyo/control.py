@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from . import spec
 from .faults import Faults
-from .store import account_id
+from .store import account_id, mask
 
 if TYPE_CHECKING:
     from .app import Emulator
@@ -125,8 +125,9 @@ def routes(emulator: Emulator) -> list[Route]:
             return _problem(400, f"state must be JSON: {exc}")
         if not isinstance(body, dict) or body.get("version") != 1:
             return _problem(400, "state must be an export of this emulator (an object with version 1)")
+        key = request.query_params.get("key")
         try:
-            store.import_(account, body)
+            store.import_(account, body, mask(key) if key else None)
         except Exception as exc:  # a malformed export must not take the server down
             return _problem(400, f"state could not be imported: {exc}")
         return JSONResponse({"imported": account})

@@ -132,15 +132,34 @@ class Store:
     def export(self, account: str) -> dict[str, Any]:
         """Every row of one account, as JSON-ready dicts keyed by table."""
         with self.transaction() as tx:
-            state: dict[str, Any] = {"version": 1, "account": account}
+            opened = tx.execute(
+                "SELECT masked_key, created FROM accounts WHERE id = ?", (account,)
+            ).fetchone()
+            state: dict[str, Any] = {
+                "version": 1,
+                "account": account,
+                "masked_key": opened["masked_key"] if opened else None,
+                "created": opened["created"] if opened else None,
+            }
             for table in ACCOUNT_TABLES:
                 rows = tx.execute(f"SELECT * FROM {table} WHERE account = ? ORDER BY rowid", (account,))
                 state[table] = [dict(row) for row in rows]
             return state
 
-    def import_(self, account: str, state: dict[str, Any]) -> None:
-        """Replace one account's rows with an export (``seq`` columns are renumbered); ValueError if malformed."""
+    def import_(self, account: str, state: dict[str, Any], masked_key: str | None = None) -> None:
+        """Replace one account's rows with an export (``seq`` columns are renumbered); ValueError if malformed.
+
+        The account is listed again (``GET /_emulator/accounts``) under ``masked_key``, or the export's own when
+        it is an export of this very account.
+        """
         with self.transaction() as tx:
+            if masked_key is None and state.get("account") == account:
+                masked_key = state.get("masked_key")
+            created = state.get("created")
+            tx.execute(
+                "INSERT OR IGNORE INTO accounts (id, masked_key, created) VALUES (?, ?, ?)",
+                (account, str(masked_key or "…"), created if isinstance(created, int | float) else 0),
+            )
             for table in ACCOUNT_TABLES:
                 # Column names go into the SQL text, so only the table's own are allowed through.
                 known = {row["name"] for row in tx.execute(f"PRAGMA table_info({table})")}
