@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,10 +13,14 @@ from typing import Any
 import httpx
 import pytest
 from conftest import API_KEY, HEADERS
+from emulator_process import run_emulator, start_emulator
 
+from emulator.klaviyo import Emulator, Store, create_app
+from emulator.klaviyo.server import InProcessTransport
 from emulator.klaviyo.store import account_id, mask
 
 OTHER_KEY = "pk_other_account_0000000000000000042"
+ARGUMENTS = ["--port", "0", "--rate-limits", "off"]
 
 
 def event(email: str, n: int) -> dict[str, Any]:
@@ -111,6 +115,17 @@ def test_an_export_imported_into_another_account_is_read_there(client: httpx.Cli
     assert [p["attributes"]["email"] for p in theirs["profiles"]] == ["m0@example.com", "m1@example.com"]
 
 
+def test_reset_of_one_account_leaves_the_others_intact(client: httpx.Client) -> None:
+    fill(client, 2)
+    fill(client, 3, keyed(OTHER_KEY))
+    theirs = reads(client, keyed(OTHER_KEY))
+    response = client.post("/_emulator/reset", params={"key": API_KEY})
+    assert response.json() == {"reset": account_id(API_KEY)}
+    assert reads(client) == {"profiles": [], "events": [], "metrics": []}
+    assert reads(client, keyed(OTHER_KEY)) == theirs
+    assert len(client.get("/_emulator/requests", params={"key": OTHER_KEY}).json()["data"]) > 0
+
+
 @pytest.mark.parametrize(
     ("body", "says"),
     [
@@ -149,26 +164,23 @@ def test_import_refuses_a_column_name_that_smuggles_sql(client: httpx.Client) ->
 # -- a file: committed before the response ------------------------------------------------------------------------
 
 
-def _start(db: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """The real command on a free port; its base URL once /_emulator/health answers."""
-    command = [sys.executable, "-m", "emulator.cli", "emulator", "--port", "0", "--rate-limits", "off"]
-    with log.open("wb") as err:
-        process = subprocess.Popen([*command, "--db", str(db)], stdout=subprocess.DEVNULL, stderr=err)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        banner = log.read_text().partition("\n")[0]
-        if "control API at " in banner:
-            url = banner.split("control API at ")[1].removesuffix("/_emulator/health")
-            try:
-                if httpx.get(f"{url}/_emulator/health").status_code == 200:
-                    return process, url
-            except httpx.TransportError:
-                pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    process.kill()
-    raise AssertionError(f"the emulator did not start: {log.read_text()}")
+def test_a_file_store_keeps_what_was_written_after_it_is_closed(tmp_path: Path) -> None:
+    path = str(tmp_path / "klaviyo.db")
+    with httpx.Client(
+        transport=InProcessTransport(create_app(Emulator(store=Store(path), rate_limits="off"))),
+        base_url="http://klaviyo.test",
+        headers=HEADERS,
+    ) as http:
+        fill(http, 3)
+        before = reads(http)
+    store = Store(path)
+    with httpx.Client(
+        transport=InProcessTransport(create_app(Emulator(store=store, rate_limits="off"))),
+        base_url="http://klaviyo.test",
+        headers=HEADERS,
+    ) as http:
+        assert reads(http) == before
+    store.close()
 
 
 @pytest.fixture
@@ -179,3 +191,50 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
         if process.poll() is None:
             process.kill()
         process.wait()
+
+
+def test_every_acknowledged_write_survives_kill_9(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    db = tmp_path / "klaviyo.db"
+    first, url = start_emulator([*ARGUMENTS, "--db", str(db)], tmp_path / "first.log")
+    processes.append(first)
+    acknowledged = 0
+    with httpx.Client(base_url=url, headers=HEADERS) as http:
+        for n in range(40):
+            assert http.post("/api/profile-import", json=profile(f"m{n}@example.com", n)).is_success
+            assert http.post("/api/events", json=event(f"m{n}@example.com", n)).status_code == 202
+            acknowledged += 1
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    assert first.returncode == -signal.SIGKILL
+
+    second, url = start_emulator([*ARGUMENTS, "--db", str(db)], tmp_path / "second.log")
+    processes.append(second)
+    with httpx.Client(base_url=url, headers=HEADERS) as http:
+        after = reads(http)
+    assert sorted(p["attributes"]["external_id"] for p in after["profiles"]) == sorted(
+        f"member-{n}" for n in range(acknowledged)
+    )
+    assert sorted(e["attributes"]["event_properties"]["points"] for e in after["events"]) == list(
+        range(acknowledged)
+    )
+    assert [p["attributes"]["properties"]["trifft_points"] for p in after["profiles"]] == list(
+        range(acknowledged)
+    )
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "missing folder", "a folder"])
+def test_a_database_that_cannot_be_used_is_one_line_and_exit_2(tmp_path: Path, kind: str) -> None:
+    if kind == "corrupt":
+        db = tmp_path / "corrupt.db"
+        db.write_bytes(b"this is not a SQLite database\n" * 200)
+    elif kind == "missing folder":
+        db = tmp_path / "no" / "such" / "folder" / "klaviyo.db"
+    else:
+        db = tmp_path
+    done = run_emulator(["--port", "0", "--db", str(db)])
+    assert done.returncode == 2
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("trifft-klaviyo emulator: error: cannot open database")
+    assert "Traceback" not in done.stderr
