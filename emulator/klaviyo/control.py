@@ -110,7 +110,7 @@ def routes(emulator: Emulator) -> list[Route]:
     async def reset(request: Request) -> Response:
         account = _account(request)
         store.reset(account)
-        emulator.limiter.reset()
+        emulator.limiter.reset(account)
         return JSONResponse({"reset": account or "all accounts"})
 
     async def state(request: Request) -> Response:
