@@ -13,7 +13,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -64,6 +64,7 @@ class Emulator:
     rate_limits: str | float = "klaviyo"
     faults: Faults = field(default_factory=Faults)
     clock: Callable[[], float] = time.time
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # injected latency waits here; tests record it
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.rate_limits, self.clock)
@@ -233,7 +234,7 @@ async def _serve(emulator: Emulator, request: Request, operation: spec.Operation
         headers = emulator.limiter.check(account, operation)
         decision = emulator.faults.decide(operation.operation_id)
         if decision.latency_ms:
-            await asyncio.sleep(decision.latency_ms / 1000)
+            await emulator.sleep(decision.latency_ms / 1000)
         if decision.status is not None:
             record["fault"] = str(decision.status)
             return _finish(emulator, record, started, _fault_response(decision.status), None)
