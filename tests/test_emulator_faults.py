@@ -171,6 +171,13 @@ def test_a_rule_for_one_operation_hits_that_operation_only(faulty: httpx.Client)
     assert set(reads) == {200}
 
 
+def test_a_rule_for_one_operation_keeps_the_other_default_keys(faulty: httpx.Client, sleeps: Sleeps) -> None:
+    set_faults(faulty, "latency_ms=7,create_event:5xx=1,5xx=0")
+    assert faulty.post("/api/events", json=event(1)).status_code >= 500
+    assert faulty.post("/api/profile-import", json=profile(1)).status_code == 201
+    assert sleeps.seconds == [0.007, 0.007]
+
+
 def test_the_injected_count_is_reported(faulty: httpx.Client) -> None:
     set_faults(faulty, "5xx=1")
     for n in range(3):
@@ -179,6 +186,45 @@ def test_the_injected_count_is_reported(faulty: httpx.Client) -> None:
 
 
 # -- control ------------------------------------------------------------------------------------------------------
+
+
+def test_get_faults_shows_what_was_put(faulty: httpx.Client) -> None:
+    set_faults(faulty, "5xx=0.1,429=0.05,latency_ms=20,seed=1,create_event:5xx=0.5")
+    shown = faulty.get("/_emulator/faults").json()
+    assert shown["seed"] == 1
+    assert shown["default"] == {
+        "server_error": 0.1,
+        "server_error_after": 0.0,
+        "throttle": 0.05,
+        "latency_ms": 20,
+    }
+    assert shown["per_operation"] == {
+        "create_event": {"server_error": 0.5, "server_error_after": 0.0, "throttle": 0.05, "latency_ms": 20}
+    }
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ("5xx", "fault '5xx' needs a value"),
+        ("5xx=abc", "fault '5xx=abc'"),
+        ("5xx=1.5", "fault '5xx=1.5': a probability goes from 0 to 1"),
+        ("boom=0.1", "fault 'boom=0.1': unknown fault 'boom'"),
+        ("latency_ms=-1", "fault 'latency_ms=-1'"),
+        ("latency_ms=nan", "fault 'latency_ms=nan'"),
+        ("latency_ms=inf", "fault 'latency_ms=inf'"),
+        ("create_evnt:5xx=0.5", "fault 'create_evnt:5xx=0.5': no operation is called 'create_evnt'"),
+        ("seed=x", "fault 'seed=x'"),
+        ("5xx=0.7,429=0.7", "add up to 1.4"),
+        ("5xx=0.5,create_event:5xx_after=0.6", "for create_event add up to 1.1"),
+    ],
+)
+def test_a_bad_fault_spec_is_a_400_naming_the_item(faulty: httpx.Client, spec: str, says: str) -> None:
+    set_faults(faulty, "5xx=0.25")
+    refused = faulty.put("/_emulator/faults", content=spec)
+    assert refused.status_code == 400
+    assert says in refused.json()["errors"][0]["detail"]
+    assert faulty.get("/_emulator/faults").json()["default"]["server_error"] == 0.25
 
 
 def test_an_empty_spec_turns_faults_off(faulty: httpx.Client) -> None:
