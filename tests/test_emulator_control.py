@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 import httpx
@@ -40,6 +41,17 @@ def test_health_answers_200_once_the_socket_server_serves() -> None:
     assert health.status_code == 200
     assert health.json()["status"] == "ok"
     assert health.json()["rate_limits"] == "off"
+
+
+def test_a_socket_server_holds_its_port_from_the_moment_it_is_made() -> None:
+    running = RunningEmulator(Emulator(rate_limits="off"))
+    try:
+        with socket.socket() as intruder, pytest.raises(OSError):
+            intruder.bind(("127.0.0.1", running.port))
+        running.start()
+        assert httpx.get(f"{running.url}/_emulator/health").status_code == 200
+    finally:
+        running.stop()
 
 
 def test_request_log_records_a_request_rejected_for_a_missing_key(client: httpx.Client) -> None:
