@@ -166,13 +166,15 @@ def test_import_refuses_a_column_name_that_smuggles_sql(client: httpx.Client) ->
 
 def test_a_file_store_keeps_what_was_written_after_it_is_closed(tmp_path: Path) -> None:
     path = str(tmp_path / "klaviyo.db")
+    first = Store(path)
     with httpx.Client(
-        transport=InProcessTransport(create_app(Emulator(store=Store(path), rate_limits="off"))),
+        transport=InProcessTransport(create_app(Emulator(store=first, rate_limits="off"))),
         base_url="http://klaviyo.test",
         headers=HEADERS,
     ) as http:
         fill(http, 3)
         before = reads(http)
+    first.close()
     store = Store(path)
     with httpx.Client(
         transport=InProcessTransport(create_app(Emulator(store=store, rate_limits="off"))),
