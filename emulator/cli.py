@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -31,6 +32,28 @@ def _positive(minimum: int) -> type[int]:
             return super().__new__(cls, value)
 
     return Bounded
+
+
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return int(text)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, so a busy port or unknown host is caught before the banner is printed."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    listener = socket.socket(family, kind, proto)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(2048)
+    except OSError:
+        listener.close()
+        raise
+    return listener
 
 
 def _kinds(values: Sequence[str]) -> list[str]:
@@ -78,9 +101,7 @@ def _parser() -> _Parser:
     emu.add_argument(
         "--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1, this machine only)"
     )
-    emu.add_argument(
-        "--port", type=_positive(0), default=8525, help="port (default 8525; 0 picks a free one)"
-    )
+    emu.add_argument("--port", type=_port, default=8525, help="port (default 8525; 0 picks a free one)")
     emu.add_argument("--db", metavar="PATH", help="keep state in this SQLite file (default: in memory)")
     emu.add_argument(
         "--rate-limits",
@@ -243,8 +264,13 @@ def _emulator(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail("emulator", str(exc))
     try:
+        listener = _listen(args.host, args.port)
+    except OSError as exc:
+        return _fail("emulator", f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+    try:
         store = Store(args.db)
     except Exception as exc:  # sqlite3 errors name the problem; show it as one line
+        listener.close()
         return _fail("emulator", f"cannot open database {args.db}: {exc}")
     emulator = Emulator(
         store=store,
@@ -253,16 +279,10 @@ def _emulator(args: argparse.Namespace) -> int:
         faults=faults,
     )
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
-    config = uvicorn.Config(
-        create_app(emulator),
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-    )
+    config = uvicorn.Config(create_app(emulator), log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
-    where = f"http://{args.host}:{args.port}"
+    host, port = listener.getsockname()[:2]
+    where = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     print(
         f"fake Klaviyo on {where} (state: {args.db or 'in memory'}, rate limits: {args.rate_limits}"
         f"{', faults: ' + args.faults if args.faults else ''}); control API at {where}/_emulator/health",
@@ -270,14 +290,13 @@ def _emulator(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        server.run()
-    except OSError as exc:
-        return _fail("emulator", f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+        server.run(sockets=[listener])
     except KeyboardInterrupt:
         pass
     finally:
+        listener.close()
         store.close()
-    return 0 if server.started else _fail("emulator", f"could not start on {args.host}:{args.port}")
+    return 0
 
 
 def _read_events(path: str) -> tuple[list[dict[str, object]], list[str]]:

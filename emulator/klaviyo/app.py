@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -62,6 +63,7 @@ class Emulator:
     rate_limits: str | float = "klaviyo"
     faults: Faults = field(default_factory=Faults)
     clock: Callable[[], float] = time.time
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # injected latency waits here; tests record it
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.rate_limits, self.clock)
@@ -73,7 +75,7 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
     return Response(content, status, headers=headers, media_type=JSONAPI if body is not None else None)
 
 
-def _authenticate(emulator: Emulator, request: Request) -> tuple[str, str]:
+def _authenticate(emulator: Emulator, request: Request, record: dict[str, Any]) -> tuple[str, str]:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     key = key.strip()
@@ -84,6 +86,7 @@ def _authenticate(emulator: Emulator, request: Request) -> tuple[str, str]:
             else "Invalid Authorization header; expected 'Klaviyo-API-Key <private key>'."
         )
         raise NotAuthenticated(Problem(detail, parameter="Authorization"))
+    record["masked_key"] = mask(key)  # logged even when the key is refused: which key was it?
     if emulator.api_keys is not None and key not in emulator.api_keys:
         raise PermissionDenied(
             Problem(
@@ -227,14 +230,14 @@ async def _serve(emulator: Emulator, request: Request, operation: spec.Operation
     }
     headers: dict[str, str] = {}
     try:
-        key, account = _authenticate(emulator, request)
-        record.update(account=account, masked_key=mask(key))
+        key, account = _authenticate(emulator, request, record)
+        record["account"] = account
         emulator.store.open_account(key, now)
         _check_revision(request)
         headers = emulator.limiter.check(account, operation)
         decision = emulator.faults.decide(operation.operation_id)
         if decision.latency_ms:
-            await asyncio.sleep(decision.latency_ms / 1000)
+            await emulator.sleep(decision.latency_ms / 1000)
         if decision.status is not None:
             record["fault"] = str(decision.status)
             return _finish(emulator, record, started, _fault_response(decision.status), None)
@@ -393,11 +396,23 @@ def _handlers(emulator: Emulator) -> dict[Any, Callable[[Request, Exception], Aw
     async def not_allowed(request: Request, exc: Exception) -> Response:
         # Starlette's own 405, for a method no route lists (OPTIONS, TRACE, ...): answer with the spec's methods.
         allowed = _allowed_methods(request.url.path)
+        if not allowed and isinstance(exc, HTTPException) and exc.headers and exc.headers.get("Allow"):
+            return await _control_not_allowed(request, exc)
         if not allowed:
             return await not_found(request, exc)
         return await _refuse(emulator, request, _method_not_allowed(request, allowed))
 
     return {404: not_found, 405: not_allowed, Exception: _crash}
+
+
+async def _control_not_allowed(request: Request, exc: Exception) -> Response:
+    # Starlette raises this for a known path called with a method it does not take: a control endpoint such as
+    # POST-only /_emulator/reset. (Klaviyo's own paths accept every method and answer 405 themselves.)
+    allowed = exc.headers.get("Allow", "") if isinstance(exc, HTTPException) and exc.headers else ""
+    error = MethodNotAllowed(
+        f"Method {request.method} is not allowed on {request.url.path}; allowed: {allowed}."
+    )
+    return _json(405, error.body(), {"Allow": allowed} if allowed else None)
 
 
 async def _crash(request: Request, exc: Exception) -> Response:

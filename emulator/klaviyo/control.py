@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from . import spec
 from .faults import Faults
-from .store import account_id
+from .store import account_id, mask
 
 if TYPE_CHECKING:
     from .app import Emulator
@@ -30,12 +30,17 @@ def _account(request: Request) -> str | None:
     return account_id(key) if key else request.query_params.get("account")
 
 
+#: SQLite integers are 64-bit; a bigger number in a query must be a 400, not an OverflowError.
+_MAX_INT = 2**63 - 1
+
+
 def _int(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
-        raise ValueError(f"{name} must be a whole number, not {raw!r}")
+    # str.isdigit() also accepts superscripts like '²', which int() then refuses.
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > _MAX_INT:
+        raise ValueError(f"{name} must be a whole number from 0 to {_MAX_INT}, not {raw!r}")
     return int(raw)
 
 
@@ -76,6 +81,7 @@ def routes(emulator: Emulator) -> list[Route]:
     def _rows(table: str, request: Request) -> Response:
         try:
             after, limit = _int(request, "after", 0), min(_int(request, "limit", 100), 1000)
+            status = _int(request, "status", 0) if table == "requests" else 0
         except ValueError as exc:
             return _problem(400, str(exc))
         account = _account(request)
@@ -84,10 +90,9 @@ def routes(emulator: Emulator) -> list[Route]:
         if account:
             sql += " AND account = ?"
             args.append(account)
-        status = request.query_params.get("status")
-        if table == "requests" and status:
+        if status:
             sql += " AND status = ?"
-            args.append(int(status) if status.isdigit() else -1)
+            args.append(status)
         with store.transaction() as tx:
             rows = [dict(row) for row in tx.execute(sql + " ORDER BY seq LIMIT ?", (*args, limit))]
         for row in rows:
@@ -105,7 +110,7 @@ def routes(emulator: Emulator) -> list[Route]:
     async def reset(request: Request) -> Response:
         account = _account(request)
         store.reset(account)
-        emulator.limiter.reset()
+        emulator.limiter.reset(account)
         return JSONResponse({"reset": account or "all accounts"})
 
     async def state(request: Request) -> Response:
@@ -120,8 +125,9 @@ def routes(emulator: Emulator) -> list[Route]:
             return _problem(400, f"state must be JSON: {exc}")
         if not isinstance(body, dict) or body.get("version") != 1:
             return _problem(400, "state must be an export of this emulator (an object with version 1)")
+        key = request.query_params.get("key")
         try:
-            store.import_(account, body)
+            store.import_(account, body, mask(key) if key else None)
         except Exception as exc:  # a malformed export must not take the server down
             return _problem(400, f"state could not be imported: {exc}")
         return JSONResponse({"imported": account})

@@ -3,14 +3,18 @@
 Keys: ``5xx`` (a 500, 502, 503 or 504 before anything is written; the 502 has an HTML body, as a gateway sends),
 ``5xx_after`` (the request is processed and committed, then answered with a 500: what makes retries dangerous),
 ``429`` (throttled, ``Retry-After: 1``), ``latency_ms``. Prefix a key with an operation id to aim it at one
-endpoint: ``create_event:5xx=0.5``. The same seed and the same request order give the same faults.
+endpoint: ``create_event:5xx=0.5`` (its other keys stay the default's). The same seed and the same request order
+give the same faults.
 """
 
 from __future__ import annotations
 
+import math
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+from .spec import operations
 
 KEYS = {
     "5xx": "server_error",
@@ -47,8 +51,15 @@ class Faults:
 
     @classmethod
     def parse(cls, text: str) -> Faults:
-        """Parse the ``--faults`` syntax; ValueError names the item that is wrong."""
+        """Parse the ``--faults`` syntax; ValueError names the item that is wrong.
+
+        An operation's keys override the same keys of the default rule and inherit the rest:
+        ``latency_ms=20,create_event:5xx=0.5`` slows every operation and fails half of the create_event calls.
+        """
         faults = cls()
+        defaults: dict[str, float] = {}
+        overrides: dict[str, dict[str, float]] = {}
+        known = {op.operation_id for op in operations()}
         for item in (part.strip() for part in text.split(",") if part.strip()):
             key, sep, value = item.partition("=")
             if not sep:
@@ -57,21 +68,32 @@ class Faults:
                 try:
                     faults.seed = int(value)
                 except ValueError:
-                    raise ValueError(f"seed must be a whole number, not {value!r}") from None
+                    raise ValueError(f"fault {item!r}: seed must be a whole number, not {value!r}") from None
                 continue
             target, _, name = key.strip().rpartition(":")
             if name not in KEYS:
-                raise ValueError(f"unknown fault {name!r} (known: {', '.join(KEYS)}, seed)")
+                raise ValueError(f"fault {item!r}: unknown fault {name!r} (known: {', '.join(KEYS)}, seed)")
+            if target and target not in known:
+                raise ValueError(
+                    f"fault {item!r}: no operation is called {target!r} (see /_emulator/endpoints)"
+                )
             try:
                 number = float(value)
             except ValueError:
                 raise ValueError(f"fault {item!r}: {value!r} is not a number") from None
-            if name != "latency_ms" and not 0 <= number <= 1:
+            if not math.isfinite(number) or number < 0:
+                raise ValueError(f"fault {item!r}: must be a finite number, not negative")
+            if name != "latency_ms" and number > 1:
                 raise ValueError(f"fault {item!r}: a probability goes from 0 to 1")
-            if number < 0:
-                raise ValueError(f"fault {item!r}: must not be negative")
-            rule = faults.per_operation.setdefault(target, Rule()) if target else faults.default
-            setattr(rule, KEYS[name], number)
+            (overrides.setdefault(target, {}) if target else defaults)[KEYS[name]] = number
+        faults.default = Rule(**defaults)
+        faults.per_operation = {op: replace(faults.default, **keys) for op, keys in overrides.items()}
+        for target, rule in [("", faults.default), *faults.per_operation.items()]:
+            total = rule.server_error + rule.throttle + rule.server_error_after
+            if total > 1:
+                raise ValueError(
+                    f"fault probabilities{' for ' + target if target else ''} add up to {total:g}, more than 1"
+                )
         faults.__post_init__()
         return faults
 

@@ -58,8 +58,13 @@ class RateLimiter:
         factor = self.factor or 1.0
         return max(1, int(operation.burst * factor)), max(1, int(operation.steady * factor))
 
-    def reset(self) -> None:
-        self._windows.clear()
+    def reset(self, account: str | None = None) -> None:
+        """Forget the counts of every account, or of one."""
+        if account is None:
+            self._windows.clear()
+        else:
+            for window in [w for w in self._windows if w[0] == account]:
+                del self._windows[window]
 
     def check(self, account: str, operation: Operation) -> dict[str, str]:
         """Count one request; the RateLimit-* headers to send, or Throttled with an integer Retry-After."""

@@ -20,21 +20,17 @@ class RunningEmulator:
 
     def __init__(self, emulator: Emulator | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         self.emulator = emulator or Emulator()
-        if port == 0:
-            with socket.socket() as probe:
-                probe.bind((host, 0))
-                port = probe.getsockname()[1]
-        self.host, self.port = host, port
+        # Bound here and handed to uvicorn: probing for a free port and binding it later lets another process
+        # take it in between (tests run in parallel).
+        self._socket = socket.create_server((host, port))
+        self.host, self.port = host, self._socket.getsockname()[1]
         config = uvicorn.Config(
-            create_app(self.emulator),
-            host=host,
-            port=port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
+            create_app(self.emulator), log_level="warning", access_log=False, lifespan="off"
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="fake-klaviyo", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, name="fake-klaviyo", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -51,7 +47,9 @@ class RunningEmulator:
 
     def stop(self) -> None:
         self._server.should_exit = True
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        self._socket.close()
 
     def __enter__(self) -> RunningEmulator:
         return self.start()

@@ -59,10 +59,15 @@ def account_id(api_key: str) -> str:
 
 
 def mask(api_key: str) -> str:
-    """``pk_abc…wxyz``: enough to tell keys apart, never enough to use one."""
-    if len(api_key) <= 10:
-        return api_key[:2] + "…"
-    return f"{api_key[:6]}…{api_key[-4:]}"
+    """``pk_abc…wxyz``: enough to tell keys apart, never enough to use one.
+
+    At most a third of the key is shown (six characters in front, four at the end for a real 37-character key),
+    so a short test key is not given away by its first six and last four.
+    """
+    shown = len(api_key) // 3
+    back = min(4, shown // 2)
+    front = min(6, shown - back)
+    return f"{api_key[:front]}…{api_key[len(api_key) - back :]}"
 
 
 def dumps(value: Any) -> str:
@@ -127,18 +132,45 @@ class Store:
     def export(self, account: str) -> dict[str, Any]:
         """Every row of one account, as JSON-ready dicts keyed by table."""
         with self.transaction() as tx:
-            state: dict[str, Any] = {"version": 1, "account": account}
+            opened = tx.execute(
+                "SELECT masked_key, created FROM accounts WHERE id = ?", (account,)
+            ).fetchone()
+            state: dict[str, Any] = {
+                "version": 1,
+                "account": account,
+                "masked_key": opened["masked_key"] if opened else None,
+                "created": opened["created"] if opened else None,
+            }
             for table in ACCOUNT_TABLES:
                 rows = tx.execute(f"SELECT * FROM {table} WHERE account = ? ORDER BY rowid", (account,))
                 state[table] = [dict(row) for row in rows]
             return state
 
-    def import_(self, account: str, state: dict[str, Any]) -> None:
-        """Replace one account's rows with an export (``seq`` columns are renumbered)."""
+    def import_(self, account: str, state: dict[str, Any], masked_key: str | None = None) -> None:
+        """Replace one account's rows with an export (``seq`` columns are renumbered); ValueError if malformed.
+
+        The account is listed again (``GET /_emulator/accounts``) under ``masked_key``, or the export's own when
+        it is an export of this very account.
+        """
         with self.transaction() as tx:
+            if masked_key is None and state.get("account") == account:
+                masked_key = state.get("masked_key")
+            created = state.get("created")
+            tx.execute(
+                "INSERT OR IGNORE INTO accounts (id, masked_key, created) VALUES (?, ?, ?)",
+                (account, str(masked_key or "…"), created if isinstance(created, int | float) else 0),
+            )
             for table in ACCOUNT_TABLES:
+                # Column names go into the SQL text, so only the table's own are allowed through.
+                known = {row["name"] for row in tx.execute(f"PRAGMA table_info({table})")}
+                rows = state.get(table, [])
+                if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+                    raise ValueError(f"{table} must be a list of rows (JSON objects)")
                 tx.execute(f"DELETE FROM {table} WHERE account = ?", (account,))
-                for row in state.get(table, []):
+                for row in rows:
+                    unknown = sorted(set(row) - known)
+                    if unknown:
+                        raise ValueError(f"{table} has no column {unknown[0]!r}")
                     row = {k: v for k, v in row.items() if k != "seq"} | {"account": account}
                     columns = ", ".join(row)
                     marks = ", ".join("?" for _ in row)
