@@ -20,6 +20,7 @@ import pytest  # noqa: E402
 
 from emulator.klaviyo import Emulator, create_app  # noqa: E402
 from emulator.klaviyo.server import InProcessTransport, RunningEmulator  # noqa: E402
+from emulator.pytest_plugin import KlaviyoEmulator  # noqa: E402
 
 API_KEY = "pk_test_trifft_0001"
 HEADERS = {
@@ -31,20 +32,15 @@ HEADERS = {
 
 
 @pytest.fixture(scope="session")
-def _running_emulator() -> Iterator[RunningEmulator]:
-    with RunningEmulator(Emulator(rate_limits="off")) as running:
-        yield running
+def _running_emulator(_klaviyo_emulator_server: RunningEmulator) -> RunningEmulator:
+    """The plugin's session server (emulator.pytest_plugin), under the name these tests use."""
+    return _klaviyo_emulator_server
 
 
 @pytest.fixture
-def emulator_url(_running_emulator: RunningEmulator) -> str:
+def emulator_url(klaviyo_emulator: KlaviyoEmulator) -> str:
     """Base URL of a fake Klaviyo on a real socket (rate limits off, no faults), emptied for this test."""
-    _running_emulator.emulator.store.reset()
-    _running_emulator.emulator.limiter.set_mode("off")
-    from emulator.klaviyo.faults import Faults
-
-    _running_emulator.emulator.faults = Faults()
-    return _running_emulator.url
+    return klaviyo_emulator.url
 
 
 @pytest.fixture
