@@ -10,10 +10,10 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import spec
+from . import dashboard, spec
 from .faults import Faults
 from .store import account_id, mask
 
@@ -149,15 +149,8 @@ def routes(emulator: Emulator) -> list[Route]:
                 return _problem(400, str(exc))
         return JSONResponse({"mode": emulator.limiter.mode, "throttled": emulator.limiter.throttled})
 
-    async def home(request: Request) -> Response:
-        return HTMLResponse(
-            "<!doctype html><title>trifft-klaviyo emulator</title><h1>trifft-klaviyo emulator</h1>"
-            "<p>The dashboard is not built yet. The control API lives under "
-            "<a href='/_emulator/health'>/_emulator/</a>.</p>"
-        )
-
     return [
-        Route("/", home),
+        *dashboard.routes(emulator),
         Route("/_emulator/health", health),
         Route("/_emulator/accounts", accounts),
         Route("/_emulator/endpoints", endpoints),

@@ -1,0 +1,441 @@
+"""The dashboard at ``/``: what the fake Klaviyo received, live; and the JSON it reads under /_emulator/dashboard/.
+
+The page is static HTML, CSS and vanilla JS from ``static/`` (no CDN: it works offline). It puts every value a
+client sent into the page as text (``textContent``), never as markup, and its Content-Security-Policy runs only
+its own script file, so a payload such as ``<img src=x onerror=alert(1)>`` stays inert. It polls ``summary``
+every second and re-reads the lists it shows when the request log, the ledger or the settings moved.
+
+Every endpoint is a GET; ``?account=<id>`` or ``?key=<API key>`` picks an account, none means every account.
+Lists are newest first, ``limit`` rows (50; 1 to 500) ``before`` a cursor, with the ``total`` that match:
+
+- ``summary``: accounts with their counts, metrics with event counts, request counts (rejected, 429s, faults),
+  the rate-limit and fault settings, and the account's contract verdict.
+- ``profiles?q=``: profiles whose email, phone number, external id or Klaviyo id contains ``q``.
+- ``member?id=<Klaviyo id>``: one profile, its timeline (``timeline.build``) and its part of the verdict.
+- ``requests?only=rejected|problems``: the request log (``problems``: 429s and injected faults);
+  ``requests/<seq>``: one request with its bodies, errors and ledger lines.
+- ``ledger``: what Klaviyo did quietly (deduplicated, ignored, merged).
+
+A query value that is not what it should be is a 400 naming it, never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources as package_files
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from contracts.verifier import Report, verify
+
+from . import timeline
+from .store import Store, account_id
+
+if TYPE_CHECKING:
+    from .app import Emulator
+
+PAGE_SIZE = 50
+_MAX_INT = 2**63 - 1  # SQLite's largest integer: a bigger cursor would overflow its binding
+_ASSETS = {
+    "dashboard.css": "text/css; charset=utf-8",
+    "dashboard.js": "text/javascript; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
+_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+
+
+def _json(content: Any, status: int = 200) -> Response:
+    # ASCII escapes: a lone surrogate in a stored body must not fail the UTF-8 encoding of the response.
+    text = json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    return Response(text, status, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+def _text(request: Request, name: str) -> str:
+    value = request.query_params.get(name, "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Refused(400, f"{name} is not valid text") from None
+    return value
+
+
+def _whole(request: Request, name: str, default: int | None, low: int, high: int) -> int | None:
+    raw = _text(request, name)
+    if raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit()):
+        raise _Refused(400, f"{name} must be a whole number, not {raw[:40]!r}")
+    return min(max(int(raw) if len(raw) <= 19 else high, low), high)
+
+
+def _account(request: Request) -> str | None:
+    key = _text(request, "key")
+    return account_id(key) if key else (_text(request, "account") or None)
+
+
+def _page(request: Request) -> tuple[int, int]:
+    before = _whole(request, "before", _MAX_INT, 0, _MAX_INT)
+    limit = _whole(request, "limit", PAGE_SIZE, 1, 500)
+    assert before is not None and limit is not None
+    return before, limit
+
+
+def _where(account: str | None, column: str = "account") -> tuple[str, list[Any]]:
+    return (f"{column} = ?", [account]) if account else ("1", [])
+
+
+def _errors(text: str | None) -> list[Any]:
+    found = timeline.loads(text)
+    return found if isinstance(found, list) else []
+
+
+def _summary(emulator: Emulator, verdicts: _Verdicts, request: Request) -> dict[str, Any]:
+    account = _account(request)
+    where, args = _where(account)
+    with emulator.store.transaction() as tx:
+        accounts = [
+            dict(row)
+            for row in tx.execute(
+                "SELECT a.id, a.masked_key, a.created,"
+                " (SELECT count(*) FROM profiles p WHERE p.account = a.id) AS profiles,"
+                " (SELECT count(*) FROM events e WHERE e.account = a.id) AS events,"
+                " (SELECT count(*) FROM requests r WHERE r.account = a.id) AS requests"
+                " FROM accounts a ORDER BY a.created"
+            )
+        ]
+        counts = dict(
+            tx.execute(
+                "SELECT count(*) AS requests, coalesce(max(seq), 0) AS last_request,"
+                " coalesce(sum(status BETWEEN 400 AND 499), 0) AS rejected,"
+                " coalesce(sum(status = 429), 0) AS throttled,"
+                " coalesce(sum(fault IS NOT NULL), 0) AS faults,"
+                " coalesce(sum(status = 429 OR fault IS NOT NULL), 0) AS problems,"
+                f" coalesce(sum(status >= 500), 0) AS server_errors FROM requests WHERE {where}",
+                args,
+            ).fetchone()
+        )
+        counts["last_ledger"], counts["ledger"] = tx.execute(
+            f"SELECT coalesce(max(seq), 0), count(*) FROM ledger WHERE {where}", args
+        ).fetchone()
+        counts["profiles"] = tx.execute(f"SELECT count(*) FROM profiles WHERE {where}", args).fetchone()[0]
+        counts["events"] = tx.execute(f"SELECT count(*) FROM events WHERE {where}", args).fetchone()[0]
+        metric_where, _ = _where(account, "m.account")
+        metrics = [
+            dict(row)
+            for row in tx.execute(
+                "SELECT m.account, m.id, m.name, count(e.seq) AS events FROM metrics m LEFT JOIN events e"
+                f" ON e.account = m.account AND e.metric_id = m.id WHERE {metric_where}"
+                " GROUP BY m.account, m.id ORDER BY events DESC, m.name",
+                args,
+            )
+        ]
+    verdict = None
+    if account:
+        judged = verdicts.report(account, counts["last_request"])
+        report = judged.report
+        by_rule: dict[str, int] = {}
+        for violation in report.violations:
+            by_rule[violation.rule] = by_rule.get(violation.rule, 0) + 1
+        verdict = {
+            "ok": report.ok,
+            "requests": report.requests,
+            "as_of": judged.last_request,
+            "violations": len(report.violations),
+            "by_rule": by_rule,
+        }
+    return {
+        "account": account,
+        "accounts": accounts,
+        "counts": counts,
+        "metrics": metrics,
+        "rate_limits": {"mode": emulator.limiter.mode, "throttled": emulator.limiter.throttled},
+        "faults": emulator.faults.to_dict(),
+        "verdict": verdict,
+    }
+
+
+def _records(store: Store, account: str) -> list[dict[str, Any]]:
+    with store.transaction() as tx:
+        rows = tx.execute(
+            "SELECT seq, id, method, path, status, fault, request_body, errors, received FROM requests"
+            " WHERE account = ? ORDER BY seq",
+            (account,),
+        )
+        return [dict(row) for row in rows]
+
+
+@dataclass
+class _Judged:
+    report: Report
+    last_request: int  # the account's newest request when it was judged
+    at: float
+    took: float
+
+
+class _Verdicts:
+    """The verifier's report per account, judged again when the account's request log has grown; while traffic
+    keeps coming, at most once per ten times the last judgement took (a long log takes a while to judge, and the
+    emulator is serving the traffic meanwhile), and at most once a second."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._judged: dict[str, _Judged] = {}
+
+    def report(self, account: str, last_request: int, records: list[dict[str, Any]] | None = None) -> _Judged:
+        with self._lock:
+            judged = self._judged.get(account)
+            now = time.monotonic()
+            if judged is None or (
+                judged.last_request != last_request and now - judged.at >= max(1.0, 10 * judged.took)
+            ):
+                report = verify(records if records is not None else _records(self.store, account))
+                judged = _Judged(report, last_request, now, time.monotonic() - now)
+                self._judged[account] = judged
+            return judged
+
+
+def _profiles(store: Store, request: Request) -> dict[str, Any]:
+    account = _account(request)
+    before, limit = _page(request)
+    query = _text(request, "q").strip().lower()
+    where, args = _where(account)
+    if query:
+        digits = "".join(c for c in query if c not in " -().")
+        where += (
+            " AND (instr(lower(coalesce(email, '')), ?) OR instr(coalesce(phone_number, ''), ?)"
+            " OR instr(lower(coalesce(external_id, '')), ?) OR instr(lower(id), ?))"
+        )
+        args += [query, digits or query, query, query]
+    with store.transaction() as tx:
+        total = tx.execute(f"SELECT count(*) FROM profiles WHERE {where}", args).fetchone()[0]
+        rows = [
+            dict(row)
+            for row in tx.execute(
+                "SELECT rowid AS cursor, account, id, email, phone_number, external_id, doc, created, updated,"
+                " (SELECT count(*) FROM events e WHERE e.account = p.account AND e.profile_id = p.id) AS events"
+                f" FROM profiles p WHERE {where} AND rowid < ? ORDER BY rowid DESC LIMIT ?",
+                (*args, before, limit + 1),
+            )
+        ]
+    for row in rows:
+        doc = timeline.loads(row.pop("doc"))
+        doc = doc if isinstance(doc, dict) else {}
+        row["first_name"], row["last_name"] = doc.get("first_name"), doc.get("last_name")
+    return _listing(rows, limit, total)
+
+
+def _listing(rows: list[dict[str, Any]], limit: int, total: int) -> dict[str, Any]:
+    page = rows[:limit]
+    return {
+        "data": page,
+        "total": total,
+        "older": page[-1]["cursor"] if len(rows) > limit else None,
+    }
+
+
+def _requests(store: Store, request: Request) -> dict[str, Any]:
+    account = _account(request)
+    before, limit = _page(request)
+    only = _text(request, "only")
+    filters = {
+        "": "1",
+        "rejected": "status >= 400",
+        "problems": "(status = 429 OR fault IS NOT NULL)",
+    }
+    if only not in filters:
+        raise _Refused(400, f"only must be rejected or problems, not {only[:40]!r}")
+    where, args = _where(account)
+    where += f" AND {filters[only]}"
+    with store.transaction() as tx:
+        total = tx.execute(f"SELECT count(*) FROM requests WHERE {where}", args).fetchone()[0]
+        rows = [
+            dict(row)
+            for row in tx.execute(
+                "SELECT seq AS cursor, seq, id, account, masked_key, method, path, query, operation, status,"
+                " duration_ms, fault, received, errors, length(request_body) AS request_bytes"
+                f" FROM requests WHERE {where} AND seq < ? ORDER BY seq DESC LIMIT ?",
+                (*args, before, limit + 1),
+            )
+        ]
+    for row in rows:
+        row["errors"] = _errors(row["errors"])
+    return _listing(rows, limit, total)
+
+
+def _request(store: Store, request: Request) -> dict[str, Any]:
+    raw = request.path_params["seq"]
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise _Refused(404, f"no request #{raw[:40]}")
+    with store.transaction() as tx:
+        row = tx.execute("SELECT * FROM requests WHERE seq = ?", (int(raw),)).fetchone()
+        if row is None:
+            raise _Refused(404, f"no request #{raw}")
+        found = dict(row)
+        found["ledger"] = [
+            dict(line)
+            for line in tx.execute("SELECT * FROM ledger WHERE request_id = ? ORDER BY seq", (row["id"],))
+        ]
+    found["errors"] = _errors(found["errors"])
+    for line in found["ledger"]:
+        line["details"] = timeline.loads(line["details"])
+    return found
+
+
+def _ledger(store: Store, request: Request) -> dict[str, Any]:
+    account = _account(request)
+    before, limit = _page(request)
+    where, args = _where(account, "l.account")
+    with store.transaction() as tx:
+        total = tx.execute(f"SELECT count(*) FROM ledger l WHERE {where}", args).fetchone()[0]
+        rows = [
+            dict(row)
+            for row in tx.execute(
+                "SELECT l.seq AS cursor, l.*, r.seq AS request_seq FROM ledger l"
+                " LEFT JOIN requests r ON r.id = l.request_id"
+                f" WHERE {where} AND l.seq < ? ORDER BY l.seq DESC LIMIT ?",
+                (*args, before, limit + 1),
+            )
+        ]
+    for row in rows:
+        row["details"] = timeline.loads(row["details"])
+    return _listing(rows, limit, total)
+
+
+def _member(emulator: Emulator, verdicts: _Verdicts, request: Request) -> dict[str, Any]:
+    account, profile_id = _account(request), _text(request, "id")
+    if not profile_id:
+        raise _Refused(400, "name the profile: ?id=<Klaviyo profile id>")
+    where, args = _where(account)
+    with emulator.store.transaction() as tx:
+        row = tx.execute(f"SELECT * FROM profiles WHERE {where} AND id = ?", (*args, profile_id)).fetchone()
+        if row is None:
+            raise _Refused(404, f"no profile {profile_id[:60]!r}")
+        profile = dict(row)
+        stored = [
+            dict(event)
+            for event in tx.execute(
+                "SELECT e.*, m.name AS metric FROM events e JOIN metrics m"
+                " ON m.account = e.account AND m.id = e.metric_id"
+                " WHERE e.account = ? AND e.profile_id = ? ORDER BY e.seq",
+                (profile["account"], profile["id"]),
+            )
+        ]
+        ledger = [
+            dict(line)
+            for line in tx.execute(
+                "SELECT * FROM ledger WHERE account = ? ORDER BY seq", (profile["account"],)
+            )
+        ]
+    records = _records(emulator.store, profile["account"])
+    for record in records:
+        record["errors"] = _errors(record["errors"])
+    for event in stored:
+        event["properties"] = timeline.loads(event["properties"])
+    for line in ledger:
+        line["details"] = timeline.loads(line["details"])
+    items = timeline.build(profile, records, stored, ledger)
+    last = records[-1]["seq"] if records else 0
+    judged = verdicts.report(profile["account"], last, records)
+    violations = _violations_of(profile, items, judged.report)
+    doc = timeline.loads(profile.pop("doc"))
+    return {
+        "profile": profile,
+        "attributes": [
+            {"attribute": name, "value": value} for name, value in sorted(timeline.flatten(doc or {}).items())
+        ],
+        "timeline": items,
+        "verdict": {"ok": not violations, "violations": violations, "as_of": judged.last_request},
+    }
+
+
+def _violations_of(
+    profile: dict[str, Any], items: list[dict[str, Any]], report: Report
+) -> list[dict[str, Any]]:
+    """The report's violations about this member, each attached to the timeline item it points into."""
+    pointers: dict[int, list[dict[str, Any]]] = {}
+    for item in items:
+        if item.get("seq") is not None:
+            pointers.setdefault(item["seq"], []).append(item)
+    found = []
+    for violation in report.violations:
+        mine = profile.get("external_id") is not None and violation.member == profile["external_id"]
+        candidates = pointers.get(violation.request or -1, [])
+        within = [
+            i for i in candidates if i.get("pointer") and (violation.pointer or "").startswith(i["pointer"])
+        ]
+        if not mine and not (violation.member is None and within):
+            continue
+        entry = dict(violation.__dict__)
+        targets = [max(within, key=lambda i: len(i["pointer"]))] if within else candidates[:1]
+        for target in targets:
+            target.setdefault("violations", []).append(entry)
+        found.append(entry)
+    return found
+
+
+def _asset(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name not in _ASSETS:
+        return _json({"errors": [{"status": 404, "detail": f"no asset {name[:60]!r}"}]}, 404)
+    return Response(_read(name), media_type=_ASSETS[name], headers={"X-Content-Type-Options": "nosniff"})
+
+
+def _read(name: str) -> str:
+    return (package_files.files(__package__) / "static" / name).read_text(encoding="utf-8")
+
+
+def _home(request: Request) -> Response:
+    return Response(
+        _read("dashboard.html"),
+        media_type="text/html; charset=utf-8",
+        headers={
+            "Content-Security-Policy": _POLICY,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _endpoint(build: Callable[[Request], Any]) -> Callable[[Request], Response]:
+    # A plain function: Starlette runs it in its thread pool, so a long timeline does not stall the server.
+    def endpoint(request: Request) -> Response:
+        try:
+            return _json(build(request))
+        except _Refused as refused:
+            return _json({"errors": [{"status": refused.status, "detail": str(refused)}]}, refused.status)
+
+    return endpoint
+
+
+def routes(emulator: Emulator) -> list[Route]:
+    """The page at ``/``, its assets, and its JSON under ``/_emulator/dashboard/``."""
+    store, verdicts = emulator.store, _Verdicts(emulator.store)
+    base = "/_emulator/dashboard"
+    return [
+        Route("/", _home),
+        Route(f"{base}/assets/{{name}}", _asset),
+        Route(f"{base}/summary", _endpoint(lambda r: _summary(emulator, verdicts, r))),
+        Route(f"{base}/profiles", _endpoint(lambda r: _profiles(store, r))),
+        Route(f"{base}/member", _endpoint(lambda r: _member(emulator, verdicts, r))),
+        Route(f"{base}/requests", _endpoint(lambda r: _requests(store, r))),
+        Route(f"{base}/requests/{{seq}}", _endpoint(lambda r: _request(store, r))),
+        Route(f"{base}/ledger", _endpoint(lambda r: _ledger(store, r))),
+    ]
