@@ -182,7 +182,12 @@ class Syncer:
         raise Exhausted(f"{method} {path}: Klaviyo still failing after {self.max_attempts} attempts")
 
     def _backoff(self, attempt: int) -> float:
-        return min(self.backoff_cap, self.backoff * 2.0 ** (attempt - 1)) * self._random.uniform(0.5, 1.5)
+        """Equal jitter: half the capped exponential delay, plus a random part of the other half.
+
+        Never more than the cap, and until the cap never less than the wait before, so retries slow down and spread.
+        """
+        ceiling = min(self.backoff_cap, self.backoff * 2.0 ** (attempt - 1))
+        return ceiling / 2 + self._random.uniform(0, ceiling / 2)
 
     def _done(self, work: _Work, status: str = "done") -> None:
         self.outbox.finish(work.pending.event_id, status, 1)

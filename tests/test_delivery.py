@@ -172,6 +172,26 @@ def test_a_429_without_retry_after_backs_off_instead() -> None:
     assert summary.ok and len(klaviyo.calls) == 2
 
 
+def test_server_errors_back_off_exponentially_with_jitter_and_never_beyond_the_cap() -> None:
+    def waits_for(seed: int) -> Waits:
+        klaviyo = FakeKlaviyo(_fail_first(7, lambda: _status(503)))
+        waits = Waits()
+        summary = _run(
+            _syncer(klaviyo, waits, backoff=1.0, backoff_cap=8.0, max_attempts=8, seed=seed), _events(1)
+        )
+        assert summary.ok and len(klaviyo.calls) == 8
+        return waits
+
+    waits = waits_for(1)
+    ceilings = [1.0, 2.0, 4.0, 8.0, 8.0, 8.0, 8.0]
+    assert len(waits) == len(ceilings)
+    for wait, ceiling in zip(waits, ceilings, strict=True):
+        assert ceiling / 2 <= wait <= ceiling
+    growing = waits[:4]  # until the cap, each delay's band starts where the one before ends
+    assert growing == sorted(growing) and growing[3] > growing[0] * 4
+    assert waits_for(2) != waits, "jitter: another seed, other waits"
+
+
 def test_a_network_error_is_retried() -> None:
     klaviyo = FakeKlaviyo(_fail_first(2, lambda: httpx.ConnectError("connection refused")))
     waits = Waits()
