@@ -265,8 +265,10 @@ class Syncer:
 
     async def _standard(self, work: _Work) -> None:
         mapped = work.mapped
-        if mapped.kind == "profile_updated" and self.outbox.klaviyo_id(mapped.member_id) is None:
-            await self._refresh(mapped)  # learn the Klaviyo id the Profile updated payload carries
+        if mapped.kind == "profile_updated":
+            if self.outbox.klaviyo_id(mapped.member_id) is None:
+                await self._refresh(mapped)  # learn the Klaviyo id the Profile updated payload carries
+            # Mapped when the run started, perhaps before an earlier event of this run learned the id.
             mapped = map_event(work.pending.event, self.outbox.klaviyo_id)
         if mapped.kind in ("referral_code_provided", "referral_invited"):
             other = work.pending.event["data"].get("referrer_id") or work.pending.event["data"].get(

@@ -321,6 +321,19 @@ def test_a_second_run_over_the_same_outbox_sends_nothing() -> None:
 # -- what each kind sends ---------------------------------------------------------------------------------------
 
 
+def test_profile_updated_learns_the_klaviyo_id_by_profile_import_once_and_every_one_carries_it() -> None:
+    stream = list(generate(400, seed=7, members=4, kinds=["profile_updated"]))
+    member = stream[0]["member"]["id"]
+    both = [e for e in stream if e["member"]["id"] == member and e["data"]["reason"] == "params_changed"]
+    klaviyo = FakeKlaviyo()
+    summary = _run(_syncer(klaviyo), both[:2])
+    assert summary.ok
+    assert [call.path for call in klaviyo.calls] == ["/api/profile-import", "/api/events", "/api/events"]
+    assert klaviyo.calls[0].body["data"]["attributes"]["external_id"] == member
+    for call in klaviyo.calls[1:]:
+        assert call.body["data"]["attributes"]["properties"]["klaviyoID"] == f"K{member[:8]}"
+
+
 def test_a_409_on_the_refresh_is_retried_without_the_shared_email() -> None:
     event = _first("profile_updated", where=lambda e: e["member"]["email"] is not None)
 
