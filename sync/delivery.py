@@ -110,7 +110,6 @@ class Syncer:
             "Authorization": f"Klaviyo-API-Key {self.api_key}",
             "revision": REVISION,
             "Accept": "application/vnd.api+json",
-            "Content-Type": "application/vnd.api+json",
         }
         async with httpx.AsyncClient(
             base_url=self.base_url, transport=self.transport, headers=headers, timeout=self.timeout
@@ -163,12 +162,16 @@ class Syncer:
         self, operation: str, method: str, path: str, body: Any, extra: dict[str, str] | None = None
     ) -> httpx.Response:
         """One logical request, retried until it succeeds, is refused for good, or attempts run out."""
-        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        content = (
+            None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        )
+        headers = {} if body is None else {"Content-Type": "application/vnd.api+json"}
+        headers.update(extra or {})
         for attempt in range(1, self.max_attempts + 1):
             await self.limiter.acquire(operation)
             self.summary.requests += 1
             try:
-                response = await self.http.request(method, path, content=content, headers=extra)
+                response = await self.http.request(method, path, content=content, headers=headers)
                 _classify(response, method, path)
                 return response
             except Throttled as throttled:

@@ -376,3 +376,12 @@ def test_a_system_segment_event_makes_no_request() -> None:
     summary = _run(_syncer(klaviyo, outbox=outbox), [event])
     assert klaviyo.calls == [] and summary.skipped == 1 and summary.ok
     assert outbox.counts() == {"skipped": 1}
+
+
+def test_a_referral_looks_up_the_referrer_with_a_bodiless_get() -> None:
+    event = _first("referral_code_provided")
+    klaviyo = FakeKlaviyo()
+    assert _run(_syncer(klaviyo), [event]).ok
+    [look_up] = klaviyo.to("/api/profiles")
+    assert look_up.method == "GET" and look_up.content == b""
+    assert "content-type" not in look_up.headers
