@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from .errors import Exhausted, Rejected, Throttled, Transient
+from .errors import Exhausted, Rejected, Throttled, Transient, Unauthorized
 from .limiter import Limiter
 from .mapping import Mapped, map_event
 from .outbox import Outbox, Pending
@@ -45,6 +45,7 @@ class Summary:
     requests: int = 0
     dead: list[dict[str, Any]] = field(default_factory=list)
     pending: int = 0
+    stopped: str | None = None  # why the run stopped early (Klaviyo unavailable, the key refused)
     seconds: float = 0.0
 
     @property
@@ -96,6 +97,7 @@ class Syncer:
         self.backoff, self.backoff_cap, self.batch = backoff, backoff_cap, batch
         self.sleep, self.progress = sleep, progress
         self._random = random.Random(seed)
+        self._stop: Exhausted | Unauthorized | None = None
         self.summary = Summary()
 
     # -- the run ------------------------------------------------------------------------------------------------
@@ -103,6 +105,7 @@ class Syncer:
     async def run(self, events: Iterable[dict[str, Any]] = ()) -> Summary:
         """Store ``events`` in the outbox, then deliver everything pending (including a previous run's)."""
         started = time.perf_counter()
+        self._stop = None
         batch = list(events)
         self.summary.received = len(batch)
         self.summary.duplicates = len(batch) - self.outbox.add(batch)
@@ -144,17 +147,18 @@ class Syncer:
             async with gate:
                 await job
 
-        tasks = [guarded(self._bulk(job)) for job in _pack(runs)]
-        tasks += [guarded(self._single(item)) for _member, item in singles]
-        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, Exhausted):
-                # Klaviyo stayed unavailable through every retry: stop here; what is not done stays pending in
-                # the outbox, in order, for the next run.
-                queues.clear()
-                return
-            if isinstance(outcome, BaseException):
-                raise outcome
+        try:
+            async with asyncio.TaskGroup() as group:
+                for job in _pack(runs):
+                    group.create_task(guarded(self._bulk(job)))
+                for _member, item in singles:
+                    group.create_task(guarded(self._single(item)))
+        except* (Exhausted, Unauthorized) as stop:
+            # Klaviyo stayed unavailable through every retry, or refuses the key whatever the event: stop here
+            # (the rest of the round is cancelled; a cancelled request is resent harmlessly); what is not done
+            # stays pending in the outbox, in order, for the next run.
+            self.summary.stopped = str(stop.exceptions[0])
+            queues.clear()
 
     # -- requests -----------------------------------------------------------------------------------------------
 
@@ -169,11 +173,16 @@ class Syncer:
         headers.update(extra or {})
         for attempt in range(1, self.max_attempts + 1):
             await self.limiter.acquire(operation)
+            if self._stop is not None:  # another request found Klaviyo down or the key refused
+                raise self._stop
             self.summary.requests += 1
             try:
                 response = await self.http.request(method, path, content=content, headers=headers)
                 _classify(response, method, path)
                 return response
+            except Unauthorized as refused:
+                self._stop = refused
+                raise
             except Throttled as throttled:
                 self.summary.throttled_waits += 1
                 await self.sleep(
@@ -182,7 +191,8 @@ class Syncer:
             except (Transient, httpx.TransportError):
                 self.summary.retries += 1
                 await self.sleep(self._backoff(attempt))
-        raise Exhausted(f"{method} {path}: Klaviyo still failing after {self.max_attempts} attempts")
+        self._stop = Exhausted(f"{method} {path}: Klaviyo still failing after {self.max_attempts} attempts")
+        raise self._stop
 
     def _backoff(self, attempt: int) -> float:
         """Equal jitter: half the capped exponential delay, plus a random part of the other half.
@@ -373,4 +383,6 @@ def _classify(response: httpx.Response, method: str, path: str) -> None:
         body: Any = response.json()
     except ValueError:
         body = response.text[:2000]
+    if status in (401, 403):
+        raise Unauthorized(status, method, path, body)
     raise Rejected(status, method, path, body)

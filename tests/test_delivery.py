@@ -207,6 +207,7 @@ def test_exhausted_retries_leave_the_event_pending_and_the_run_not_ok_and_a_reru
     summary = _run(_syncer(down, outbox=outbox, max_attempts=3), events)
     assert len(down.calls) == 3
     assert summary.pending == 1 and not summary.dead and not summary.ok
+    assert summary.stopped is not None and "after 3 attempts" in summary.stopped
     assert outbox.counts() == {"pending": 1}
 
     up = FakeKlaviyo()
@@ -256,6 +257,16 @@ def test_a_rejected_bulk_job_falls_back_to_single_calls_and_only_the_bad_event_i
     assert sorted(uid for call in singles for uid in call.unique_ids) == sorted(e["event_id"] for e in events)
     assert [dead["event_id"] for dead in summary.dead] == [bad["event_id"]]
     assert summary.events_sent == 11 and summary.pending == 0
+
+
+def test_a_wrong_api_key_stops_the_run_and_dead_letters_nothing() -> None:
+    events = _events(9, members=3)
+    klaviyo = FakeKlaviyo(lambda call: _status(401, body={"errors": [{"code": "not_authenticated"}]}))
+    outbox = Outbox()
+    summary = _run(_syncer(klaviyo, outbox=outbox, batch=False, concurrency=1), events)
+    assert summary.dead == [] and summary.pending == 9 and not summary.ok
+    assert summary.stopped is not None and "401" in summary.stopped
+    assert len(klaviyo.calls) == 1
 
 
 # -- order and idempotency --------------------------------------------------------------------------------------
