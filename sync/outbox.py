@@ -126,9 +126,11 @@ class Outbox:
             )
 
     def dead_letters(self) -> list[dict[str, Any]]:
+        """Each dead letter: the event, why, and what was sent and answered (for a person to act on)."""
         with self._transaction() as tx:
             rows = tx.execute(
-                "SELECT event_id, member_id, kind, reason, request, response FROM dead_letters ORDER BY at"
+                "SELECT event_id, member_id, kind, reason, request, response, event FROM dead_letters"
+                " ORDER BY at"
             ).fetchall()
         return [
             {
@@ -138,6 +140,7 @@ class Outbox:
                 "reason": r[3],
                 "request": json.loads(r[4]),
                 "response": json.loads(r[5]),
+                "event": json.loads(r[6]),
             }
             for r in rows
         ]

@@ -237,6 +237,7 @@ def test_a_permanent_400_is_dead_lettered_with_the_full_error_and_the_event_and_
     assert dead["response"] == ERROR_400
     assert "Event time must be after 1990" in dead["reason"] and "/data/attributes/time" in dead["reason"]
     assert dead["request"]["path"] == "/api/events"
+    assert dead["event"] == bad
     assert len(klaviyo.to("/api/events")) == 6, "a 400 is not retried"
     assert outbox.counts() == {"done": 5, "dead": 1}
 
