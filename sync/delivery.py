@@ -202,10 +202,10 @@ class Syncer:
         ceiling = min(self.backoff_cap, self.backoff * 2.0 ** (attempt - 1))
         return ceiling / 2 + self._random.uniform(0, ceiling / 2)
 
-    def _done(self, work: _Work, status: str = "done") -> None:
-        self.outbox.finish(work.pending.event_id, status, 1)
+    def _done(self, works: list[_Work], status: str = "done") -> None:
+        self.outbox.finish([work.pending.event_id for work in works], status, 1)
         if self.progress:
-            self.progress(1)
+            self.progress(len(works))
 
     def _dead(self, work: _Work, reason: str, request: Any, response: Any) -> None:
         self.outbox.dead(work.pending, reason, request, response, time.time(), 1)
@@ -245,17 +245,15 @@ class Syncer:
                     await self._single(work)
             return
         self.summary.bulk_jobs += 1
-        for run in job:
-            self.summary.refreshes += 1
-            for work in run:
-                self.summary.events_sent += 1
-                self._done(work)
+        self.summary.refreshes += len(job)
+        self.summary.events_sent += sum(len(run) for run in job)
+        self._done([work for run in job for work in run])
 
     async def _single(self, work: _Work) -> None:
         mapped = work.mapped
         if mapped.skipped:
             self.summary.skipped += 1
-            self._done(work, "skipped")
+            self._done([work], "skipped")
             return
         if mapped.problems:
             self._dead(work, "; ".join(mapped.problems), None, None)
@@ -274,7 +272,7 @@ class Syncer:
                 work, rejected.detail, {"method": rejected.method, "path": rejected.path}, rejected.body
             )
             return
-        self._done(work)
+        self._done([work])
 
     async def _standard(self, work: _Work) -> None:
         mapped = work.mapped

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -95,11 +95,14 @@ class Outbox:
             )
         return by_member
 
-    def finish(self, event_id: str, status: str, attempts: int, outcome: str | None = None) -> None:
+    def finish(
+        self, event_ids: Sequence[str], status: str, attempts: int, outcome: str | None = None
+    ) -> None:
+        """Mark events done (or skipped) in one durable write: a bulk job's thousand events cost one fsync."""
         with self._transaction() as tx:
-            tx.execute(
+            tx.executemany(
                 "UPDATE outbox SET status = ?, attempts = attempts + ?, outcome = ? WHERE event_id = ?",
-                (status, attempts, outcome, event_id),
+                [(status, attempts, outcome, event_id) for event_id in event_ids],
             )
 
     def dead(

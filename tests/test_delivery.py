@@ -10,6 +10,7 @@ import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -328,6 +329,18 @@ def test_a_second_run_over_the_same_outbox_sends_nothing() -> None:
     klaviyo = FakeKlaviyo()
     summary = _run(_syncer(klaviyo, outbox=outbox), events)
     assert summary.duplicates == 5 and klaviyo.calls == [] and summary.ok
+
+
+def test_a_bulk_jobs_events_are_marked_done_in_one_durable_write(tmp_path: Path) -> None:
+    outbox = Outbox(str(tmp_path / "state.sqlite"))
+    events = _events(60, members=4)
+    commits: list[str] = []
+    outbox._conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    klaviyo = FakeKlaviyo()
+    assert _run(_syncer(klaviyo, outbox=outbox), events).ok
+    assert [call.path for call in klaviyo.calls] == ["/api/event-bulk-create-jobs"]
+    assert outbox.counts() == {"done": 60}
+    assert len(commits) < 10, "a handful of transactions for the run, not one per event"
 
 
 # -- what each kind sends ---------------------------------------------------------------------------------------
