@@ -10,6 +10,7 @@ event is dead-lettered. 429s wait ``Retry-After``; 5xx and network errors back o
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
 import time
@@ -143,16 +144,18 @@ class Syncer:
                 singles.append((member, work.pop(0)))
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def guarded(job: Awaitable[None]) -> None:
+        async def guarded(job: Callable[[], Awaitable[None]]) -> None:
+            # The coroutine is made only once the gate lets it in: a round cancelled before (a stop, a deadline,
+            # Ctrl-C) must not leave coroutines that were never awaited.
             async with gate:
-                await job
+                await job()
 
         try:
             async with asyncio.TaskGroup() as group:
                 for job in _pack(runs):
-                    group.create_task(guarded(self._bulk(job)))
+                    group.create_task(guarded(functools.partial(self._bulk, job)))
                 for _member, item in singles:
-                    group.create_task(guarded(self._single(item)))
+                    group.create_task(guarded(functools.partial(self._single, item)))
         except* (Exhausted, Unauthorized) as stop:
             # Klaviyo stayed unavailable through every retry, or refuses the key whatever the event: stop here
             # (the rest of the round is cancelled; a cancelled request is resent harmlessly); what is not done

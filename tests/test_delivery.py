@@ -6,8 +6,11 @@ Every test injects a ``sleep`` that records the waits instead of sleeping, so no
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
 import random
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -269,6 +272,24 @@ def test_a_wrong_api_key_stops_the_run_and_dead_letters_nothing() -> None:
     assert summary.dead == [] and summary.pending == 9 and not summary.ok
     assert summary.stopped is not None and "401" in summary.stopped
     assert len(klaviyo.calls) == 1
+
+
+def test_a_cancelled_run_leaves_the_rest_pending_and_no_coroutine_unawaited() -> None:
+    events = _events(60, kinds=["profile_updated"], members=20)
+    outbox = Outbox()
+    syncer = _syncer(FakeKlaviyo(latency=0.01), outbox=outbox, concurrency=2)
+
+    async def cancel_soon() -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(syncer.run(events), 0.05)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        asyncio.run(cancel_soon())
+        gc.collect()
+    assert [str(w.message) for w in caught] == []
+    counts = outbox.counts()
+    assert counts.get("pending", 0) > 0 and "dead" not in counts
 
 
 # -- order and idempotency --------------------------------------------------------------------------------------
