@@ -20,13 +20,14 @@ from typing import Any
 
 import httpx
 
+from . import bulk
 from .errors import Exhausted, Rejected, Throttled, Transient, Unauthorized
 from .limiter import Limiter
 from .mapping import Mapped, map_event
 from .outbox import Outbox, Pending
 
 REVISION = "2026-07-15"
-MAX_BULK_EVENTS = 1000
+BULK = "bulk_create_events"
 
 
 @dataclass
@@ -85,6 +86,7 @@ class Syncer:
         backoff: float = 0.5,
         backoff_cap: float = 30.0,
         batch: bool = True,
+        linger: float = 0.02,
         timeout: float = 30.0,
         seed: int | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -95,7 +97,7 @@ class Syncer:
         self.outbox = outbox or Outbox()
         self.limiter = Limiter(rate_limits, sleep=sleep)
         self.concurrency, self.max_attempts = concurrency, max_attempts
-        self.backoff, self.backoff_cap, self.batch = backoff, backoff_cap, batch
+        self.backoff, self.backoff_cap, self.batch, self.linger = backoff, backoff_cap, batch, linger
         self.sleep, self.progress = sleep, progress
         self._random = random.Random(seed)
         self._stop: Exhausted | Unauthorized | None = None
@@ -118,50 +120,49 @@ class Syncer:
         async with httpx.AsyncClient(
             base_url=self.base_url, transport=self.transport, headers=headers, timeout=self.timeout
         ) as self.http:
-            queues = {
-                member: [_Work(p, map_event(p.event, self.outbox.klaviyo_id)) for p in items]
-                for member, items in self.outbox.pending().items()
-            }
-            while queues:
-                await self._round(queues)
-                queues = {member: work for member, work in queues.items() if work}
+            queues = [
+                [_Work(p, map_event(p.event, self.outbox.klaviyo_id)) for p in items]
+                for items in self.outbox.pending().values()
+            ]
+            self._gate = asyncio.Semaphore(self.concurrency)
+            self._packer = bulk.Packer(
+                self._send_job, functools.partial(self.limiter.ready, BULK), self.linger
+            )
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for work in queues:
+                        group.create_task(self._member(work))
+            except* (Exhausted, Unauthorized) as stop:
+                # Klaviyo stayed unavailable through every retry, or refuses the key whatever the event: stop
+                # (every member's worker is cancelled; a cancelled request is resent harmlessly next time). What
+                # is not done stays pending in the outbox, in order, for the next run.
+                self.summary.stopped = str(stop.exceptions[0])
         self.summary.pending = self.outbox.counts().get("pending", 0)
         self.summary.dead = self.outbox.dead_letters()
         self.summary.seconds = time.perf_counter() - started
         return self.summary
 
-    async def _round(self, queues: dict[str, list[_Work]]) -> None:
-        """One step for every member: its leading run of bulkable events, or its next single event."""
-        runs: dict[str, list[_Work]] = {}
-        singles: list[tuple[str, _Work]] = []
-        for member, work in queues.items():
+    async def _member(self, work: list[_Work]) -> None:
+        """One member's events, in TRIFFT order: runs of plain events into shared bulk jobs, the rest one by one."""
+        while work:
             run: list[_Work] = []
-            while work and _bulkable(work[0].mapped) and len(run) < MAX_BULK_EVENTS and self.batch:
+            size = 0
+            while self.batch and work and _bulkable(work[0].mapped) and len(run) < bulk.MAX_EVENTS:
+                weight = bulk.size_of(work[0].mapped)
+                if run and size + weight > bulk.MAX_BYTES:
+                    break
                 run.append(work.pop(0))
-            if run:
-                runs[member] = run
-            else:
-                singles.append((member, work.pop(0)))
-        gate = asyncio.Semaphore(self.concurrency)
-
-        async def guarded(job: Callable[[], Awaitable[None]]) -> None:
-            # The coroutine is made only once the gate lets it in: a round cancelled before (a stop, a deadline,
-            # Ctrl-C) must not leave coroutines that were never awaited.
-            async with gate:
-                await job()
-
-        try:
-            async with asyncio.TaskGroup() as group:
-                for job in _pack(runs):
-                    group.create_task(guarded(functools.partial(self._bulk, job)))
-                for _member, item in singles:
-                    group.create_task(guarded(functools.partial(self._single, item)))
-        except* (Exhausted, Unauthorized) as stop:
-            # Klaviyo stayed unavailable through every retry, or refuses the key whatever the event: stop here
-            # (the rest of the round is cancelled; a cancelled request is resent harmlessly); what is not done
-            # stays pending in the outbox, in order, for the next run.
-            self.summary.stopped = str(stop.exceptions[0])
-            queues.clear()
+                size += weight
+            if not run:
+                await self._single(work.pop(0))
+                continue
+            try:
+                await self._packer.deliver(run, len(run), size)
+            except Rejected:
+                # One bad event fails the whole job: each member sends its run one by one, so only the bad
+                # event is dead-lettered.
+                for item in run:
+                    await self._single(item)
 
     # -- requests -----------------------------------------------------------------------------------------------
 
@@ -176,11 +177,12 @@ class Syncer:
         headers.update(extra or {})
         for attempt in range(1, self.max_attempts + 1):
             await self.limiter.acquire(operation)
-            if self._stop is not None:  # another request found Klaviyo down or the key refused
-                raise self._stop
-            self.summary.requests += 1
             try:
-                response = await self.http.request(method, path, content=content, headers=headers)
+                async with self._gate:  # held for the request only, never through a wait
+                    if self._stop is not None:  # another request found Klaviyo down or the key refused
+                        raise self._stop
+                    self.summary.requests += 1
+                    response = await self.http.request(method, path, content=content, headers=headers)
                 _classify(response, method, path)
                 return response
             except Unauthorized as refused:
@@ -215,42 +217,13 @@ class Syncer:
         if self.progress:
             self.progress(1)
 
-    async def _bulk(self, job: list[list[_Work]]) -> None:
-        groups = []
-        for run in job:
-            events = [
-                {
-                    "type": "event",
-                    "attributes": {
-                        k: v for k, v in w.mapped.event_body()["data"]["attributes"].items() if k != "profile"
-                    },
-                }
-                for w in run
-            ]
-            groups.append(
-                {
-                    "type": "event-bulk-create",
-                    "attributes": {
-                        "profile": {"data": {"type": "profile", "attributes": run[-1].mapped.profile}},
-                        "events": {"data": events},
-                    },
-                }
-            )
-        body = {
-            "data": {"type": "event-bulk-create-job", "attributes": {"events-bulk-create": {"data": groups}}}
-        }
-        try:
-            await self._request("bulk_create_events", "POST", "/api/event-bulk-create-jobs", body)
-        except Rejected:
-            # One bad event fails the whole job: send them one by one so only the bad one is dead-lettered.
-            for run in job:
-                for work in run:
-                    await self._single(work)
-            return
+    async def _send_job(self, runs: list[list[_Work]]) -> None:
+        body = bulk.job_body([[work.mapped for work in run] for run in runs])
+        await self._request(BULK, "POST", "/api/event-bulk-create-jobs", body)
         self.summary.bulk_jobs += 1
-        self.summary.refreshes += len(job)
-        self.summary.events_sent += sum(len(run) for run in job)
-        self._done([work for run in job for work in run])
+        self.summary.refreshes += len(runs)
+        self.summary.events_sent += sum(len(run) for run in runs)
+        self._done([work for run in runs for work in run])
 
     async def _single(self, work: _Work) -> None:
         mapped = work.mapped
@@ -352,22 +325,6 @@ class Syncer:
         )
         await self._request(operation, "POST", path, body)
         self.summary.subscriptions += 1
-
-
-def _pack(runs: dict[str, list[_Work]]) -> list[list[list[_Work]]]:
-    """Runs into jobs of at most 1,000 events, one run (one member) per group."""
-    jobs: list[list[list[_Work]]] = []
-    current: list[list[_Work]] = []
-    size = 0
-    for run in runs.values():
-        if size + len(run) > MAX_BULK_EVENTS and current:
-            jobs.append(current)
-            current, size = [], 0
-        current.append(run)
-        size += len(run)
-    if current:
-        jobs.append(current)
-    return jobs
 
 
 def _classify(response: httpx.Response, method: str, path: str) -> None:

@@ -321,6 +321,35 @@ def test_each_members_events_reach_klaviyo_in_trifft_order_while_members_run_in_
     assert overlap > 1 or not batch, "bulk jobs carry several members"
 
 
+def test_no_member_waits_for_another_members_slow_calls() -> None:
+    stream = _events(300, kinds=(*PLAIN, "custom_webhook"), members=2, seed=5)
+    slow = stream[0]["member"]["id"]
+    quick = [e for e in stream if e["member"]["id"] != slow]
+    updated = _first("profile_updated", seed=5, where=lambda e: e["member"]["id"] == slow)
+    assert {e["kind"] == "custom_webhook" for e in quick} == {True, False}, "plain runs between single calls"
+    outstanding = {e["event_id"] for e in quick}
+    klaviyo = FakeKlaviyo()
+    left_when_slow_answered: list[int] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/profile-import":
+            for _ in range(5000):  # yields, not time: plenty for the quick member, finite if it is held back
+                if not outstanding:
+                    break
+                await asyncio.sleep(0)
+            left_when_slow_answered.append(len(outstanding))
+        response = await klaviyo(request)
+        outstanding.difference_update(klaviyo.calls[-1].unique_ids)
+        return response
+
+    transport = httpx.MockTransport(handler)
+    syncer = Syncer(
+        "http://klaviyo.test", KEY, transport=transport, rate_limits=None, sleep=Waits(), linger=0
+    )
+    assert _run(syncer, [updated, *quick]).ok
+    assert left_when_slow_answered == [0], "the quick member went on while the slow one waited"
+
+
 def test_the_same_trifft_event_twice_in_one_input_is_sent_once() -> None:
     events = _events(3)
     klaviyo = FakeKlaviyo()
@@ -350,6 +379,23 @@ def test_a_second_run_over_the_same_outbox_sends_nothing() -> None:
     klaviyo = FakeKlaviyo()
     summary = _run(_syncer(klaviyo, outbox=outbox), events)
     assert summary.duplicates == 5 and klaviyo.calls == [] and summary.ok
+
+
+def test_bulk_jobs_stay_under_klaviyos_5_mb_so_large_events_still_go_in_bulk() -> None:
+    events = _events(200, kinds=["wallet_credited"], members=4)
+    for event in events:
+        event["data"]["note"] = "x" * 30_000  # 200 events of 30 KB: 6 MB, more than one job may carry
+
+    def script(call: Call) -> httpx.Response | None:
+        too_large = call.path == "/api/event-bulk-create-jobs" and len(call.content) > 5 * 1024 * 1024
+        return _status(413) if too_large else None
+
+    klaviyo = FakeKlaviyo(script)
+    summary = _run(_syncer(klaviyo), events)
+    assert summary.ok and summary.events_sent == 200
+    jobs = klaviyo.to("/api/event-bulk-create-jobs")
+    assert len(jobs) >= 2 and all(len(job.content) <= 5 * 1024 * 1024 for job in jobs)
+    assert klaviyo.to("/api/events") == []
 
 
 def test_a_bulk_jobs_events_are_marked_done_in_one_durable_write(tmp_path: Path) -> None:
