@@ -26,9 +26,11 @@ class _Bucket:
         now = self.clock()
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
-        if self.tokens >= 1:
+        # Within rounding of a whole token counts as one: else a wait of 1e-14 s may not move the clock at all
+        # and the caller spins.
+        if self.tokens >= 1 - 1e-9:
             if take:
-                self.tokens -= 1
+                self.tokens = max(0.0, self.tokens - 1)
             return 0.0
         return (1 - self.tokens) / self.rate
 
