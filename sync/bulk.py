@@ -72,9 +72,11 @@ class Packer(Generic[Run]):
         send: Callable[[list[Run]], Awaitable[None]],
         ready: Callable[[], Awaitable[None]],
         linger: float = 0.02,
+        in_flight: int = 2,
     ) -> None:
         self.send, self.ready, self.linger = send, ready, linger
         self._open: _Job[Run] | None = None
+        self._slots = asyncio.Semaphore(in_flight)
 
     async def deliver(self, run: Run, events: int, size: int) -> None:
         """Put ``run`` (``events`` events, about ``size`` bytes) into a job and wait until that job is sent."""
@@ -95,13 +97,16 @@ class Packer(Generic[Run]):
 
     async def _lead(self, job: _Job[Run]) -> None:
         try:
-            await self.ready()
-            if not job.full.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(job.full.wait(), self.linger)
-            if self._open is job:
-                self._open = None
-            await self.send(job.runs)
+            # The job fills while the jobs before it are on the wire, then while Klaviyo's bulk limit has no
+            # token, then for a short linger: without limits, the slower Klaviyo answers, the fuller the jobs.
+            async with self._slots:
+                await self.ready()
+                if not job.full.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(job.full.wait(), self.linger)
+                if self._open is job:
+                    self._open = None
+                await self.send(job.runs)
         except asyncio.CancelledError:
             job.sent.cancel()
             raise

@@ -381,6 +381,31 @@ def test_a_second_run_over_the_same_outbox_sends_nothing() -> None:
     assert summary.duplicates == 5 and klaviyo.calls == [] and summary.ok
 
 
+def test_at_most_two_bulk_jobs_are_on_the_wire_and_the_next_fills_meanwhile() -> None:
+    events = _events(1500, kinds=(*PLAIN, "custom_webhook"), members=300, seed=13)
+    klaviyo = FakeKlaviyo(latency=0.002)
+    on_the_wire = [0]
+    most = [0]
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        bulk = request.url.path == "/api/event-bulk-create-jobs"
+        on_the_wire[0] += bulk
+        most[0] = max(most[0], on_the_wire[0])
+        try:
+            return await klaviyo(request)
+        finally:
+            on_the_wire[0] -= bulk
+
+    transport = httpx.MockTransport(handler)
+    syncer = Syncer(
+        "http://klaviyo.test", KEY, transport=transport, rate_limits=None, sleep=Waits(), linger=0
+    )
+    summary = _run(syncer, events)
+    assert summary.ok and most[0] == 2
+    jobs = klaviyo.to("/api/event-bulk-create-jobs")
+    assert sum(len(job.unique_ids) for job in jobs) / len(jobs) > 10, "jobs carry many members' runs"
+
+
 def test_bulk_jobs_stay_under_klaviyos_5_mb_so_large_events_still_go_in_bulk() -> None:
     events = _events(200, kinds=["wallet_credited"], members=4)
     for event in events:
