@@ -31,9 +31,18 @@ def event_entry(mapped: Mapped) -> dict[str, Any]:
     return {"type": "event", "attributes": {k: v for k, v in attributes.items() if k != "profile"}}
 
 
-def size_of(mapped: Mapped) -> int:
-    """Roughly how many bytes an event adds to a job (its entry, and the profile if it ends the run)."""
-    return len(json.dumps(event_entry(mapped), ensure_ascii=False)) + len(json.dumps(mapped.profile))
+#: What an entry carries besides its properties (type, metric, time, unique_id, value), generously.
+_ENTRY_OVERHEAD = 512
+
+
+def entry_size(mapped: Mapped) -> int:
+    """At least the bytes an event's entry adds to a job (escaped JSON is never shorter than UTF-8)."""
+    return len(json.dumps(mapped.properties)) + _ENTRY_OVERHEAD
+
+
+def profile_size(mapped: Mapped) -> int:
+    """At least the bytes a group's profile adds to a job."""
+    return len(json.dumps(mapped.profile)) + _ENTRY_OVERHEAD
 
 
 def job_body(runs: Sequence[Sequence[Mapped]]) -> dict[str, Any]:

@@ -1,10 +1,12 @@
 """Delivery: the outbox's events to Klaviyo, ordered per member, idempotent, and nothing lost.
 
-Each member's events go in TRIFFT order; members proceed in parallel. Runs of plain standard events are packed
-into Bulk Create Events jobs (up to 1,000 events, one group per member whose profile carries the refresh as of
-its last event in the job); events that need more (a Klaviyo id to learn, a subscription to mirror, a custom
-webhook) are sent one by one between runs. A job Klaviyo refuses is retried event by event, so only the bad
-event is dead-lettered. 429s wait ``Retry-After``; 5xx and network errors back off exponentially with jitter.
+Each member has a worker that sends its events in TRIFFT order; members never wait for one another. Runs of plain
+standard events go into Bulk Create Events jobs shared across members (``bulk.Packer``: up to 1,000 events, under
+5 MB, one group per member whose profile carries the refresh as of the run's last event); events that need more
+(a Klaviyo id to learn, a subscription to mirror, a custom webhook) are sent one by one between runs. A job
+Klaviyo refuses is retried event by event, so only the bad event is dead-lettered. 429s wait ``Retry-After``;
+5xx and network errors back off exponentially with jitter; a 401/403, or Klaviyo failing through every retry,
+stops the run with the rest pending. ``concurrency`` bounds requests on the wire, never waits.
 """
 
 from __future__ import annotations
@@ -148,7 +150,7 @@ class Syncer:
             run: list[_Work] = []
             size = 0
             while self.batch and work and _bulkable(work[0].mapped) and len(run) < bulk.MAX_EVENTS:
-                weight = bulk.size_of(work[0].mapped)
+                weight = bulk.entry_size(work[0].mapped)
                 if run and size + weight > bulk.MAX_BYTES:
                     break
                 run.append(work.pop(0))
@@ -157,7 +159,7 @@ class Syncer:
                 await self._single(work.pop(0))
                 continue
             try:
-                await self._packer.deliver(run, len(run), size)
+                await self._packer.deliver(run, len(run), size + bulk.profile_size(run[-1].mapped))
             except Rejected:
                 # One bad event fails the whole job: each member sends its run one by one, so only the bad
                 # event is dead-lettered.
