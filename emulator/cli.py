@@ -399,9 +399,11 @@ def _sync(args: argparse.Namespace) -> int:
             highlight=False,
         )
     if summary.pending:
+        why = summary.stopped or "Klaviyo kept failing"
         console.print(
-            f"{summary.pending} events still pending (Klaviyo kept failing); run again to resume",
+            f"{summary.pending} events still pending ({why}); run again to resume",
             markup=False,
+            highlight=False,
         )
     return 0 if summary.ok and not problems else 1
 

@@ -1,7 +1,7 @@
 """The sync core: TRIFFT member events in, Klaviyo API calls out, as TRIFFT's standard integration does.
 
-Built so far: the pure mapping (``map_event``). Delivery (ordering, retries, rate limits, the durable outbox)
-and the ``trifft-klaviyo sync`` command are issue 4's remaining work.
+``mapping`` is pure (``map_event``); ``delivery.Syncer`` sends what it maps, per member in order, through the
+durable ``outbox``, the client-side ``limiter`` and shared ``bulk`` jobs; ``trifft-klaviyo sync`` runs it.
 """
 
 from __future__ import annotations

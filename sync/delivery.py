@@ -1,15 +1,18 @@
 """Delivery: the outbox's events to Klaviyo, ordered per member, idempotent, and nothing lost.
 
-Each member's events go in TRIFFT order; members proceed in parallel. Runs of plain standard events are packed
-into Bulk Create Events jobs (up to 1,000 events, one group per member whose profile carries the refresh as of
-its last event in the job); events that need more (a Klaviyo id to learn, a subscription to mirror, a custom
-webhook) are sent one by one between runs. A job Klaviyo refuses is retried event by event, so only the bad
-event is dead-lettered. 429s wait ``Retry-After``; 5xx and network errors back off exponentially with jitter.
+Each member has a worker that sends its events in TRIFFT order; members never wait for one another. Runs of plain
+standard events go into Bulk Create Events jobs shared across members (``bulk.Packer``: up to 1,000 events, under
+5 MB, one group per member whose profile carries the refresh as of the run's last event); events that need more
+(a Klaviyo id to learn, a subscription to mirror, a custom webhook) are sent one by one between runs. A job
+Klaviyo refuses is retried event by event, so only the bad event is dead-lettered. 429s wait ``Retry-After``;
+5xx and network errors back off exponentially with jitter; a 401/403, or Klaviyo failing through every retry,
+stops the run with the rest pending. ``concurrency`` bounds requests on the wire, never waits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
 import time
@@ -19,13 +22,14 @@ from typing import Any
 
 import httpx
 
-from .errors import Exhausted, Rejected, Throttled, Transient
+from . import bulk
+from .errors import Exhausted, Rejected, Throttled, Transient, Unauthorized
 from .limiter import Limiter
 from .mapping import Mapped, map_event
 from .outbox import Outbox, Pending
 
 REVISION = "2026-07-15"
-MAX_BULK_EVENTS = 1000
+BULK = "bulk_create_events"
 
 
 @dataclass
@@ -45,6 +49,7 @@ class Summary:
     requests: int = 0
     dead: list[dict[str, Any]] = field(default_factory=list)
     pending: int = 0
+    stopped: str | None = None  # why the run stopped early (Klaviyo unavailable, the key refused)
     seconds: float = 0.0
 
     @property
@@ -83,6 +88,7 @@ class Syncer:
         backoff: float = 0.5,
         backoff_cap: float = 30.0,
         batch: bool = True,
+        linger: float = 0.02,
         timeout: float = 30.0,
         seed: int | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -93,9 +99,10 @@ class Syncer:
         self.outbox = outbox or Outbox()
         self.limiter = Limiter(rate_limits, sleep=sleep)
         self.concurrency, self.max_attempts = concurrency, max_attempts
-        self.backoff, self.backoff_cap, self.batch = backoff, backoff_cap, batch
+        self.backoff, self.backoff_cap, self.batch, self.linger = backoff, backoff_cap, batch, linger
         self.sleep, self.progress = sleep, progress
         self._random = random.Random(seed)
+        self._stop: Exhausted | Unauthorized | None = None
         self.summary = Summary()
 
     # -- the run ------------------------------------------------------------------------------------------------
@@ -103,6 +110,7 @@ class Syncer:
     async def run(self, events: Iterable[dict[str, Any]] = ()) -> Summary:
         """Store ``events`` in the outbox, then deliver everything pending (including a previous run's)."""
         started = time.perf_counter()
+        self._stop = None
         batch = list(events)
         self.summary.received = len(batch)
         self.summary.duplicates = len(batch) - self.outbox.add(batch)
@@ -110,52 +118,53 @@ class Syncer:
             "Authorization": f"Klaviyo-API-Key {self.api_key}",
             "revision": REVISION,
             "Accept": "application/vnd.api+json",
-            "Content-Type": "application/vnd.api+json",
         }
         async with httpx.AsyncClient(
             base_url=self.base_url, transport=self.transport, headers=headers, timeout=self.timeout
         ) as self.http:
-            queues = {
-                member: [_Work(p, map_event(p.event, self.outbox.klaviyo_id)) for p in items]
-                for member, items in self.outbox.pending().items()
-            }
-            while queues:
-                await self._round(queues)
-                queues = {member: work for member, work in queues.items() if work}
+            queues = [
+                [_Work(p, map_event(p.event, self.outbox.klaviyo_id)) for p in items]
+                for items in self.outbox.pending().values()
+            ]
+            self._gate = asyncio.Semaphore(self.concurrency)
+            self._packer = bulk.Packer(
+                self._send_job, functools.partial(self.limiter.ready, BULK), self.linger
+            )
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for work in queues:
+                        group.create_task(self._member(work))
+            except* (Exhausted, Unauthorized) as stop:
+                # Klaviyo stayed unavailable through every retry, or refuses the key whatever the event: stop
+                # (every member's worker is cancelled; a cancelled request is resent harmlessly next time). What
+                # is not done stays pending in the outbox, in order, for the next run.
+                self.summary.stopped = str(stop.exceptions[0])
         self.summary.pending = self.outbox.counts().get("pending", 0)
         self.summary.dead = self.outbox.dead_letters()
         self.summary.seconds = time.perf_counter() - started
         return self.summary
 
-    async def _round(self, queues: dict[str, list[_Work]]) -> None:
-        """One step for every member: its leading run of bulkable events, or its next single event."""
-        runs: dict[str, list[_Work]] = {}
-        singles: list[tuple[str, _Work]] = []
-        for member, work in queues.items():
+    async def _member(self, work: list[_Work]) -> None:
+        """One member's events, in TRIFFT order: runs of plain events into shared bulk jobs, the rest one by one."""
+        while work:
             run: list[_Work] = []
-            while work and _bulkable(work[0].mapped) and len(run) < MAX_BULK_EVENTS and self.batch:
+            size = 0
+            while self.batch and work and _bulkable(work[0].mapped) and len(run) < bulk.MAX_EVENTS:
+                weight = bulk.entry_size(work[0].mapped)
+                if run and size + weight > bulk.MAX_BYTES:
+                    break
                 run.append(work.pop(0))
-            if run:
-                runs[member] = run
-            else:
-                singles.append((member, work.pop(0)))
-        gate = asyncio.Semaphore(self.concurrency)
-
-        async def guarded(job: Awaitable[None]) -> None:
-            async with gate:
-                await job
-
-        tasks = [guarded(self._bulk(job)) for job in _pack(runs)]
-        tasks += [guarded(self._single(item)) for _member, item in singles]
-        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, Exhausted):
-                # Klaviyo stayed unavailable through every retry: stop here; what is not done stays pending in
-                # the outbox, in order, for the next run.
-                queues.clear()
-                return
-            if isinstance(outcome, BaseException):
-                raise outcome
+                size += weight
+            if not run:
+                await self._single(work.pop(0))
+                continue
+            try:
+                await self._packer.deliver(run, len(run), size + bulk.profile_size(run[-1].mapped))
+            except Rejected:
+                # One bad event fails the whole job: each member sends its run one by one, so only the bad
+                # event is dead-lettered.
+                for item in run:
+                    await self._single(item)
 
     # -- requests -----------------------------------------------------------------------------------------------
 
@@ -163,14 +172,24 @@ class Syncer:
         self, operation: str, method: str, path: str, body: Any, extra: dict[str, str] | None = None
     ) -> httpx.Response:
         """One logical request, retried until it succeeds, is refused for good, or attempts run out."""
-        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        content = (
+            None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        )
+        headers = {} if body is None else {"Content-Type": "application/vnd.api+json"}
+        headers.update(extra or {})
         for attempt in range(1, self.max_attempts + 1):
             await self.limiter.acquire(operation)
-            self.summary.requests += 1
             try:
-                response = await self.http.request(method, path, content=content, headers=extra)
+                async with self._gate:  # held for the request only, never through a wait
+                    if self._stop is not None:  # another request found Klaviyo down or the key refused
+                        raise self._stop
+                    self.summary.requests += 1
+                    response = await self.http.request(method, path, content=content, headers=headers)
                 _classify(response, method, path)
                 return response
+            except Unauthorized as refused:
+                self._stop = refused
+                raise
             except Throttled as throttled:
                 self.summary.throttled_waits += 1
                 await self.sleep(
@@ -179,65 +198,40 @@ class Syncer:
             except (Transient, httpx.TransportError):
                 self.summary.retries += 1
                 await self.sleep(self._backoff(attempt))
-        raise Exhausted(f"{method} {path}: Klaviyo still failing after {self.max_attempts} attempts")
+        self._stop = Exhausted(f"{method} {path}: Klaviyo still failing after {self.max_attempts} attempts")
+        raise self._stop
 
     def _backoff(self, attempt: int) -> float:
-        return min(self.backoff_cap, self.backoff * 2.0 ** (attempt - 1)) * self._random.uniform(0.5, 1.5)
+        """Equal jitter: half the capped exponential delay, plus a random part of the other half.
 
-    def _done(self, work: _Work, status: str = "done") -> None:
-        self.outbox.finish(work.pending.event_id, status, 1)
+        Never more than the cap, and until the cap never less than the wait before, so retries slow down and spread.
+        """
+        ceiling = min(self.backoff_cap, self.backoff * 2.0 ** (attempt - 1))
+        return ceiling / 2 + self._random.uniform(0, ceiling / 2)
+
+    def _done(self, works: list[_Work], status: str = "done") -> None:
+        self.outbox.finish([work.pending.event_id for work in works], status, 1)
         if self.progress:
-            self.progress(1)
+            self.progress(len(works))
 
     def _dead(self, work: _Work, reason: str, request: Any, response: Any) -> None:
         self.outbox.dead(work.pending, reason, request, response, time.time(), 1)
         if self.progress:
             self.progress(1)
 
-    async def _bulk(self, job: list[list[_Work]]) -> None:
-        groups = []
-        for run in job:
-            events = [
-                {
-                    "type": "event",
-                    "attributes": {
-                        k: v for k, v in w.mapped.event_body()["data"]["attributes"].items() if k != "profile"
-                    },
-                }
-                for w in run
-            ]
-            groups.append(
-                {
-                    "type": "event-bulk-create",
-                    "attributes": {
-                        "profile": {"data": {"type": "profile", "attributes": run[-1].mapped.profile}},
-                        "events": {"data": events},
-                    },
-                }
-            )
-        body = {
-            "data": {"type": "event-bulk-create-job", "attributes": {"events-bulk-create": {"data": groups}}}
-        }
-        try:
-            await self._request("bulk_create_events", "POST", "/api/event-bulk-create-jobs", body)
-        except Rejected:
-            # One bad event fails the whole job: send them one by one so only the bad one is dead-lettered.
-            for run in job:
-                for work in run:
-                    await self._single(work)
-            return
+    async def _send_job(self, runs: list[list[_Work]]) -> None:
+        body = bulk.job_body([[work.mapped for work in run] for run in runs])
+        await self._request(BULK, "POST", "/api/event-bulk-create-jobs", body)
         self.summary.bulk_jobs += 1
-        for run in job:
-            self.summary.refreshes += 1
-            for work in run:
-                self.summary.events_sent += 1
-                self._done(work)
+        self.summary.refreshes += len(runs)
+        self.summary.events_sent += sum(len(run) for run in runs)
+        self._done([work for run in runs for work in run])
 
     async def _single(self, work: _Work) -> None:
         mapped = work.mapped
         if mapped.skipped:
             self.summary.skipped += 1
-            self._done(work, "skipped")
+            self._done([work], "skipped")
             return
         if mapped.problems:
             self._dead(work, "; ".join(mapped.problems), None, None)
@@ -256,12 +250,14 @@ class Syncer:
                 work, rejected.detail, {"method": rejected.method, "path": rejected.path}, rejected.body
             )
             return
-        self._done(work)
+        self._done([work])
 
     async def _standard(self, work: _Work) -> None:
         mapped = work.mapped
-        if mapped.kind == "profile_updated" and self.outbox.klaviyo_id(mapped.member_id) is None:
-            await self._refresh(mapped)  # learn the Klaviyo id the Profile updated payload carries
+        if mapped.kind == "profile_updated":
+            if self.outbox.klaviyo_id(mapped.member_id) is None:
+                await self._refresh(mapped)  # learn the Klaviyo id the Profile updated payload carries
+            # Mapped when the run started, perhaps before an earlier event of this run learned the id.
             mapped = map_event(work.pending.event, self.outbox.klaviyo_id)
         if mapped.kind in ("referral_code_provided", "referral_invited"):
             other = work.pending.event["data"].get("referrer_id") or work.pending.event["data"].get(
@@ -333,22 +329,6 @@ class Syncer:
         self.summary.subscriptions += 1
 
 
-def _pack(runs: dict[str, list[_Work]]) -> list[list[list[_Work]]]:
-    """Runs into jobs of at most 1,000 events, one run (one member) per group."""
-    jobs: list[list[list[_Work]]] = []
-    current: list[list[_Work]] = []
-    size = 0
-    for run in runs.values():
-        if size + len(run) > MAX_BULK_EVENTS and current:
-            jobs.append(current)
-            current, size = [], 0
-        current.append(run)
-        size += len(run)
-    if current:
-        jobs.append(current)
-    return jobs
-
-
 def _classify(response: httpx.Response, method: str, path: str) -> None:
     """The one place an HTTP status becomes an outcome."""
     status = response.status_code
@@ -363,4 +343,6 @@ def _classify(response: httpx.Response, method: str, path: str) -> None:
         body: Any = response.json()
     except ValueError:
         body = response.text[:2000]
+    if status in (401, 403):
+        raise Unauthorized(status, method, path, body)
     raise Rejected(status, method, path, body)

@@ -21,12 +21,16 @@ class _Bucket:
         self.rate, self.capacity, self.clock = per_second, capacity, clock
         self.tokens, self.stamp = capacity, clock()
 
-    def wait_time(self) -> float:
+    def wait_time(self, take: bool = True) -> float:
+        """Seconds until a token is free (0: free now, and taken unless ``take`` is False)."""
         now = self.clock()
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
+        # Within rounding of a whole token counts as one: else a wait of 1e-14 s may not move the clock at all
+        # and the caller spins.
+        if self.tokens >= 1 - 1e-9:
+            if take:
+                self.tokens = max(0.0, self.tokens - 1)
             return 0.0
         return (1 - self.tokens) / self.rate
 
@@ -50,6 +54,13 @@ class Limiter:
         return HEADROOM * op.steady_per_minute / 60 * (self.factor or 1.0)
 
     async def acquire(self, operation_id: str) -> None:
+        await self._wait(operation_id, take=True)
+
+    async def ready(self, operation_id: str) -> None:
+        """Wait until a request of this operation could go out, without taking its token."""
+        await self._wait(operation_id, take=False)
+
+    async def _wait(self, operation_id: str, take: bool) -> None:
         if self.factor is None:
             return
         bucket = self._buckets.get(operation_id)
@@ -58,7 +69,7 @@ class Limiter:
             bucket = self._buckets[operation_id] = _Bucket(rate, max(1.0, rate / HEADROOM), self.clock)
             self._locks[operation_id] = asyncio.Lock()
         async with self._locks[operation_id]:
-            wait = bucket.wait_time()
+            wait = bucket.wait_time(take)
             while wait > 0:
                 await self.sleep(wait)
-                wait = bucket.wait_time()
+                wait = bucket.wait_time(take)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -95,11 +95,14 @@ class Outbox:
             )
         return by_member
 
-    def finish(self, event_id: str, status: str, attempts: int, outcome: str | None = None) -> None:
+    def finish(
+        self, event_ids: Sequence[str], status: str, attempts: int, outcome: str | None = None
+    ) -> None:
+        """Mark events done (or skipped) in one durable write: a bulk job's thousand events cost one fsync."""
         with self._transaction() as tx:
-            tx.execute(
+            tx.executemany(
                 "UPDATE outbox SET status = ?, attempts = attempts + ?, outcome = ? WHERE event_id = ?",
-                (status, attempts, outcome, event_id),
+                [(status, attempts, outcome, event_id) for event_id in event_ids],
             )
 
     def dead(
@@ -126,9 +129,11 @@ class Outbox:
             )
 
     def dead_letters(self) -> list[dict[str, Any]]:
+        """Each dead letter: the event, why, and what was sent and answered (for a person to act on)."""
         with self._transaction() as tx:
             rows = tx.execute(
-                "SELECT event_id, member_id, kind, reason, request, response FROM dead_letters ORDER BY at"
+                "SELECT event_id, member_id, kind, reason, request, response, event FROM dead_letters"
+                " ORDER BY at"
             ).fetchall()
         return [
             {
@@ -138,6 +143,7 @@ class Outbox:
                 "reason": r[3],
                 "request": json.loads(r[4]),
                 "response": json.loads(r[5]),
+                "event": json.loads(r[6]),
             }
             for r in rows
         ]
