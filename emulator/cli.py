@@ -183,7 +183,8 @@ def _demo(args: argparse.Namespace) -> int:
     from emulator.trifft import generate
     from sync.delivery import Syncer
 
-    console = Console()
+    # soft_wrap: a line per message even when piped (rich would wrap at 80 columns, splitting URLs).
+    console = Console(soft_wrap=True)
     port = args.port
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", port)) == 0:
@@ -332,7 +333,7 @@ def _sync(args: argparse.Namespace) -> int:
         events, problems = _read_events(args.input)
     except OSError as exc:
         return _fail("sync", f"cannot read {args.input}: {exc.strerror}")
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # one line per bad input line, whatever the width
     for problem in problems:
         console.print(problem, markup=False, highlight=False)
     try:
