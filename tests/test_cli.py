@@ -159,7 +159,7 @@ def test_closing_the_pipe_early_prints_no_traceback() -> None:
 # -- replay --------------------------------------------------------------------------------------------------------
 
 
-def test_replaying_a_saved_stream_prints_each_request_and_the_identifier_conflict() -> None:
+def test_replaying_a_saved_stream_prints_each_request_in_order_and_the_identifier_conflict() -> None:
     fixture = ROOT / "fixtures" / "edge" / "shared_email.jsonl"
     members = [json.loads(line)["member"]["id"] for line in fixture.read_text(encoding="utf-8").splitlines()]
     result = _run("replay", "fixtures/edge/shared_email.jsonl")
@@ -169,7 +169,10 @@ def test_replaying_a_saved_stream_prints_each_request_and_the_identifier_conflic
     requests = [line for line in lines if re.match(r"#\d+ POST /api/events ", line)]
     assert [f"for member {m})" in line for line, m in zip(requests, members, strict=True)] == [True, True]
     assert all(line.endswith("-> 202 accepted") for line in requests)
-    assert any(line.strip().startswith("identifier conflict: email 'family@example.com'") for line in lines)
+    conflicts = [i for i, line in enumerate(lines) if line.strip().startswith("identifier conflict: email ")]
+    assert len(conflicts) == 1 and "'family@example.com'" in lines[conflicts[0]]
+    # In the file's order: the second member's event is the one whose email is already taken.
+    assert lines.index(requests[1]) < conflicts[0]
     assert any(line.startswith("PASS:") for line in lines)
 
 
