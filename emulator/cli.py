@@ -204,7 +204,8 @@ def _demo(args: argparse.Namespace) -> int:
     from emulator.trifft import generate
     from sync.delivery import Syncer
 
-    console = Console()
+    # soft_wrap: a line per message even when piped (rich would wrap at 80 columns, splitting URLs).
+    console = Console(soft_wrap=True)
     port = args.port
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", port)) == 0:
@@ -351,7 +352,7 @@ def _sync(args: argparse.Namespace) -> int:
         events, problems = _read_events(args.input)
     except OSError as exc:
         return _fail("sync", f"cannot read {args.input}: {exc.strerror}")
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # one line per bad input line, whatever the width
     for problem in problems:
         console.print(problem, markup=False, highlight=False)
     try:
@@ -481,7 +482,7 @@ def _replay(args: argparse.Namespace) -> int:
     from contracts.verifier import fetch, verify
     from emulator.klaviyo.server import RunningEmulator
     from emulator.trifft import generate
-    from sync.delivery import Syncer
+    from sync.delivery import Summary, Syncer
 
     if (args.file is None) == (args.seed is None):
         return _fail("replay", "give a FILE or --seed (one of them)")
@@ -503,8 +504,17 @@ def _replay(args: argparse.Namespace) -> int:
     base_url = args.base_url or (running.url if running else "")
     api_key = f"pk_replay_{secrets.token_hex(6)}"
     try:
-        # One request per event, so each event's fate is told on its own line.
-        summary = asyncio.run(Syncer(base_url, api_key, rate_limits=None, batch=False).run(events))
+        # One request per event, so each event's fate is told on its own line; one run per event, so they go
+        # in the file's order (a single run keeps each member's order but interleaves members concurrently, and
+        # which of two members sharing an email wins would change from one replay to the next).
+        syncer = Syncer(base_url, api_key, rate_limits=None, batch=False)
+
+        async def in_order() -> Summary:
+            for event in events[:-1]:
+                await syncer.run([event])
+            return await syncer.run(events[-1:])
+
+        summary = asyncio.run(in_order())
         records = fetch(base_url, api_key)
         import httpx
 

@@ -88,9 +88,6 @@ def _explain(before: dict[str, Any], event: dict[str, Any], credited: set[str]) 
             reason == "consent_signed"
         ):
             problems.append("the consent in the event is not the member's consent after it")
-
-    if kind == "member_verified" and data["id"] != after["id"]:
-        problems.append("Member verified carries another member's id")
     return problems
 
 
@@ -116,6 +113,9 @@ def inconsistencies(events: Iterable[dict[str, Any]]) -> list[str]:
             if event["occurred_at"] < previous["occurred_at"]:
                 problems.append("occurred before the member's previous event")
             problems += _explain(previous["member"], event, credited)
+        # Checked on every event: a Member verified is nearly always the member's first.
+        if kind == "member_verified" and event["data"]["id"] != member_id:
+            problems.append("Member verified carries another member's id")
         if kind == "transaction_created":
             credited.add(event["data"]["id"])
         last[member_id] = event

@@ -74,7 +74,7 @@ class World:
         self.src, self.edge, self.now = src, edge, EPOCH
         self.kinds = [k for k in ALL_KINDS if k in kinds]
         self._cumulative = cumulative([WEIGHTS[k] for k in self.kinds])
-        self.project = Project(src, edge)
+        self.project = Project(src.catalogue(), edge)
         self.emails: list[str] = []
         joined = members if "member_verified" not in kinds else max(1, members - members // 5)
         self.members = [

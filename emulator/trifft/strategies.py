@@ -2,8 +2,12 @@
 
 All of them run the same story engine as ``trifft-klaviyo generate``, drawing every choice from Hypothesis, so
 what they produce validates against the contracts and shrinks towards a plain, realistic story: fewer events,
-the first member, the first option, no nasty text. ``edge=True`` lets in nasty text (including arbitrary
-Hypothesis text), nulls, huge numbers, shared and missing emails, late credits and invalid-JSON webhook bodies.
+the first member, the first option, no nasty text. The exception is the project's catalogue behind members,
+events and timelines (venues, coupons, segments, webhooks): it comes from one drawn seed, which keeps shrinking
+to seconds; ``venues()``, ``coupons()`` and the rest draw each entity choice by choice.
+
+``edge=True`` lets in nasty text (including arbitrary Hypothesis text), nulls, huge numbers, shared and missing
+emails, late credits and invalid-JSON webhook bodies.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ __all__ = [
 def members(draw: st.DrawFn, edge: bool = False) -> dict[str, Any]:
     """A member as the envelope carries it (contract 1 ``member``). Shrinks towards a plain, tier-less member."""
     src = DrawSource(draw)
-    project = _project.Project(src, edge)
+    project = _project.Project(src.catalogue(), edge)
     member = new_member(src, project, edge, _project.EPOCH, existing=True, emails=[])
     return member.snapshot()
 
@@ -101,8 +105,10 @@ def timelines(
     Shrinks towards one member and one event.
     """
     src = DrawSource(draw)
-    world = World(src, src.integer(1, members), edge=edge, kinds=kinds)
-    return list(world.events(src.integer(1, max_events)))
+    # Both sizes come first, so that lowering one does not shift every later draw.
+    size, count = src.integer(1, members), src.integer(1, max_events)
+    world = World(src, size, edge=edge, kinds=kinds)
+    return list(world.events(count))
 
 
 @st.composite
