@@ -330,6 +330,12 @@ def _read_events(path: str) -> tuple[list[dict[str, object]], list[str]]:
     return events, problems
 
 
+def _target(args: argparse.Namespace) -> tuple[str, str | None]:
+    """Base URL and API key: the flags, else $KLAVIYO_BASE_URL and $KLAVIYO_API_KEY; the emulator by default."""
+    base_url = args.base_url or os.environ.get("KLAVIYO_BASE_URL") or "http://127.0.0.1:8525"
+    return base_url, args.api_key or os.environ.get("KLAVIYO_API_KEY")
+
+
 def _sync(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -340,8 +346,7 @@ def _sync(args: argparse.Namespace) -> int:
     from sync.delivery import Syncer
     from sync.outbox import Outbox
 
-    base_url = args.base_url or os.environ.get("KLAVIYO_BASE_URL") or "http://127.0.0.1:8525"
-    api_key = args.api_key or os.environ.get("KLAVIYO_API_KEY")
+    base_url, api_key = _target(args)
     if not api_key:
         return _fail("sync", "no API key: pass --api-key or set KLAVIYO_API_KEY")
     try:
@@ -416,8 +421,7 @@ def _verify(args: argparse.Namespace) -> int:
 
     from contracts.verifier import fetch, junit, verify
 
-    base_url = args.base_url or os.environ.get("KLAVIYO_BASE_URL") or "http://127.0.0.1:8525"
-    api_key = args.api_key or os.environ.get("KLAVIYO_API_KEY")
+    base_url, api_key = _target(args)
     if not api_key:
         return _fail("verify", "no API key: pass --api-key or set KLAVIYO_API_KEY (the account to judge)")
     try:
