@@ -23,14 +23,21 @@ from ._catalog import (
     STANDARD_KINDS,
 )
 from ._errors import ContractError, MalformedPayload, UnknownSchema
-from ._schemas import (
+from ._klaviyo import (
     KLAVIYO_REVISION,
+    NEWEST_REVISION,
+    OLDEST_REVISION,
     KlaviyoOperation,
+    klaviyo_operations,
+    match_operation,
+    openapi,
+    template,
+)
+from ._schemas import (
     Schema,
     Violation,
     endpoint_schema,
     event_schema,
-    klaviyo_operations,
     metric_schema,
     parse_json,
     profile_refresh_schema,
@@ -45,6 +52,8 @@ __all__ = [
     "KLAVIYO_REVISION",
     "METRIC_BY_KIND",
     "METRIC_NAMES",
+    "NEWEST_REVISION",
+    "OLDEST_REVISION",
     "PROFILE_ATTRIBUTES",
     "PROFILE_PROPERTIES",
     "STANDARD_KINDS",
@@ -57,9 +66,12 @@ __all__ = [
     "endpoint_schema",
     "event_schema",
     "klaviyo_operations",
+    "match_operation",
     "metric_schema",
+    "openapi",
     "parse_json",
     "profile_refresh_schema",
     "schema",
+    "template",
     "validate",
 ]

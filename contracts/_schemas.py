@@ -17,9 +17,9 @@ from referencing import Registry, Resource
 
 from ._catalog import KIND_BY_METRIC, METRIC_BY_KIND
 from ._errors import MalformedPayload, UnknownSchema
+from ._klaviyo import KLAVIYO_REVISION, body_schema_file, request_body_endpoints
 
 BASE = "https://trifft-klaviyo.invalid/schemas/"
-KLAVIYO_REVISION = "2026-07-15"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,56 +145,16 @@ def profile_refresh_schema() -> Schema:
     return schema("profile/refresh.json")
 
 
-@cache
-def _endpoint_index() -> dict[str, str]:
-    index = resources.files("contracts") / "schemas" / "klaviyo" / KLAVIYO_REVISION / "index.json"
-    table: dict[str, str] = json.loads(index.read_text(encoding="utf-8"))["request_bodies"]
-    return table
-
-
-@dataclass(frozen=True, slots=True)
-class KlaviyoOperation:
-    """One Klaviyo operation as the bundled spec gives it, with its published rate limits."""
-
-    operation_id: str
-    method: str
-    path: str
-    burst_per_second: int
-    steady_per_minute: int
-
-
-@cache
-def klaviyo_operations() -> dict[str, KlaviyoOperation]:
-    """The Klaviyo operations the integration uses, by operationId (from the bundled spec's index)."""
-    index = resources.files("contracts") / "schemas" / "klaviyo" / KLAVIYO_REVISION / "index.json"
-    found = {}
-    for op in json.loads(index.read_text(encoding="utf-8"))["operations"]:
-        limits = op["x-klaviyo-ratelimit"]
-        found[op["operationId"]] = KlaviyoOperation(
-            op["operationId"],
-            op["method"],
-            op["path"],
-            int(limits["burst"].split("/")[0]),
-            int(limits["steady"].split("/")[0]),
-        )
-    return found
-
-
 def endpoint_schema(method: str, path: str) -> Schema:
     """Contract 4: Klaviyo's request body for ``METHOD /api/path`` (derived from the OpenAPI spec).
 
     ``path`` may be concrete (``/api/profiles/01J.../``) or templated (``/api/profiles/{id}``); a trailing
     slash is ignored, as Klaviyo ignores it.
     """
-    wanted = [method.upper(), *path.strip("/").split("/")]
-    for key, file in _endpoint_index().items():
-        verb, template = key.split(" ", 1)
-        parts = [verb, *template.strip("/").split("/")]
-        if len(parts) == len(wanted) and all(
-            p == w or (p.startswith("{") and p.endswith("}")) for p, w in zip(parts, wanted, strict=True)
-        ):
-            return schema(f"klaviyo/{KLAVIYO_REVISION}/{file}")
-    raise UnknownSchema("endpoint", f"{method.upper()} {path}", sorted(_endpoint_index()))
+    file = body_schema_file(method, path)
+    if file is None:
+        raise UnknownSchema("endpoint", f"{method.upper()} {path}", request_body_endpoints())
+    return schema(f"klaviyo/{KLAVIYO_REVISION}/{file}")
 
 
 def validate(instance: Any, against: Schema | str) -> list[Violation]:

@@ -1,8 +1,9 @@
-"""Judge a producer's traffic against the TRIFFT -> Klaviyo contract, from what the emulator received.
+"""Judge a producer's traffic against the TRIFFT -> Klaviyo contract.
 
-The input is the emulator's request log for one account (``GET /_emulator/requests``): only requests Klaviyo
-accepted (2xx) count as received. From them the verifier rebuilds, per member (the profile's ``external_id``), the
-order in which Klaviyo saw events and profile refreshes, and checks five rules:
+The input is ``Traffic`` (``contracts.traffic``): an account's request log and the observations of its
+requests, as the fake Klaviyo recorded them or as ``decode_log`` reads a log captured elsewhere. Only requests
+Klaviyo accepted (2xx, no injected fault) count as received. From their observations the verifier rebuilds, per
+member (the profile's ``external_id``), the order in which Klaviyo saw events and profile refreshes, and checks:
 
 1. ``metric-payload``: every event under one of the 15 standard metric names validates against that metric's
    schema; a name that is a standard one spelled differently is a misspelling.
@@ -13,7 +14,9 @@ order in which Klaviyo saw events and profile refreshes, and checks five rules:
 4. ``no-system-segment``, ``no-duplicate``, ``identifiers``: no segment event for a system segment; no two Klaviyo
    events for one TRIFFT event; ``external_id`` is the member UUID and ``trifft_id`` equals it.
 5. ``coverage``: which metrics, refresh attributes and endpoints the traffic exercised (failures only with
-   ``require_all_metrics``).
+   ``require_all_metrics``); ``readable``: a captured body the verifier cannot read.
+
+Each rule is one function from the member's story (or all of them) to violations; ``report`` renders them.
 """
 
 from __future__ import annotations
@@ -22,59 +25,23 @@ import difflib
 import json
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._catalog import METRIC_NAMES, PROFILE_PROPERTIES
+from ._klaviyo import match_operation
 from ._schemas import metric_schema, profile_refresh_schema
+from .report import RULES, Report, Violation, junit
+from .traffic import Observation, Traffic
 
-RULES = (
-    "readable",
-    "metric-payload",
-    "refresh-follows-event",
-    "webhook-no-refresh",
-    "no-system-segment",
-    "no-duplicate",
-    "identifiers",
-    "coverage",
-)
+__all__ = ["RULES", "Report", "Violation", "junit", "story", "verify"]
+
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_ENDPOINTS = {
-    ("POST", "/api/events"): "Create Event",
-    ("POST", "/api/event-bulk-create-jobs"): "Bulk Create Events",
-    ("POST", "/api/profile-import"): "Create or Update Profile",
-    ("POST", "/api/profiles"): "Create Profile",
-    ("PATCH", "/api/profiles/{id}"): "Update Profile",
-    ("POST", "/api/profile-bulk-import-jobs"): "Bulk Import Profiles",
-    ("POST", "/api/profile-subscription-bulk-create-jobs"): "Bulk Subscribe",
-    ("POST", "/api/profile-subscription-bulk-delete-jobs"): "Bulk Unsubscribe",
-    ("GET", "/api/profiles"): "Get Profiles",
-    ("GET", "/api/events"): "Get Events",
-    ("GET", "/api/metrics"): "Get Metrics",
-}
-
-
-@dataclass(frozen=True)
-class Violation:
-    rule: str
-    message: str
-    member: str | None = None
-    request: int | None = None  # the request's seq in the emulator's log
-    pointer: str | None = None
-
-    def __str__(self) -> str:
-        where = [
-            f"member {self.member}" if self.member else "",
-            f"request #{self.request}" if self.request else "",
-            f"at {self.pointer}" if self.pointer else "",
-        ]
-        return f"[{self.rule}] {self.message}" + (
-            f" ({', '.join(w for w in where if w)})" if any(where) else ""
-        )
 
 
 @dataclass
-class _Seen:
+class Seen:
     """One thing Klaviyo received for a member: an event or a refresh, in arrival order."""
 
     kind: str  # event or refresh
@@ -88,194 +55,196 @@ class _Seen:
     pointer: str = ""
     same_request_refresh: dict[str, Any] | None = None
 
-
-@dataclass
-class Report:
-    violations: list[Violation]
-    metrics: Counter[str]
-    attributes: set[str]
-    endpoints: Counter[str]
-    requests: int
-    rejected: int
-    require_all_metrics: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.violations
-
-    def missing_metrics(self) -> list[str]:
-        return [name for name in METRIC_NAMES if not self.metrics[name]]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "requests": self.requests,
-            "rejected_requests": self.rejected,
-            "violations": [v.__dict__ for v in self.violations],
-            "coverage": {
-                "metrics": {name: self.metrics[name] for name in METRIC_NAMES},
-                "other_metrics": {k: v for k, v in self.metrics.items() if k not in METRIC_NAMES},
-                "refresh_attributes": sorted(self.attributes),
-                "missing_refresh_attributes": [
-                    a for a in ("locale", "external_id", *PROFILE_PROPERTIES) if a not in self.attributes
-                ],
-                "endpoints": dict(self.endpoints),
-            },
-        }
-
-    def text(self) -> str:
-        lines = [
-            f"{'PASS' if self.ok else 'FAIL'}: {self.requests} accepted requests judged "
-            f"({self.rejected} rejected by Klaviyo not counted), {len(self.violations)} violations"
-        ]
-        by_rule = Counter(v.rule for v in self.violations)
-        for rule in RULES:
-            if by_rule[rule]:
-                lines.append(f"  {rule}: {by_rule[rule]}")
-        for violation in self.violations[:50]:
-            lines.append(f"  - {violation}")
-        if len(self.violations) > 50:
-            lines.append(f"  ... and {len(self.violations) - 50} more (see --json)")
-        seen = [name for name in METRIC_NAMES if self.metrics[name]]
-        lines.append(
-            f"coverage: {len(seen)}/15 standard metrics"
-            + (f"; never sent: {', '.join(self.missing_metrics())}" if self.missing_metrics() else "")
+    def violation(
+        self, rule: str, message: str, pointer: str | None = None, member: str | None = None
+    ) -> Violation:
+        return Violation(
+            rule,
+            message,
+            member or self.member,
+            self.request,
+            self.pointer if pointer is None else pointer,
+            self.unique_id,
         )
-        missing = self.to_dict()["coverage"]["missing_refresh_attributes"]
-        lines.append(
-            f"refresh attributes seen: {len(self.attributes & {'locale', 'external_id', *PROFILE_PROPERTIES})}"
-            f"/{2 + len(PROFILE_PROPERTIES)}" + (f"; never sent: {', '.join(missing)}" if missing else "")
-        )
-        lines.append("endpoints: " + ", ".join(f"{name} x{count}" for name, count in self.endpoints.items()))
-        return "\n".join(lines)
 
 
-def _template(method: str, path: str) -> tuple[str, str]:
-    parts = path.rstrip("/").split("/")
-    if len(parts) == 4 and parts[2] == "profiles":
-        return method, "/api/profiles/{id}"
-    return method, "/".join(parts) or "/"
+def _carries_refresh(attributes: dict[str, Any]) -> bool:
+    properties = attributes.get("properties")
+    return isinstance(properties, dict) and bool(properties.keys() & set(PROFILE_PROPERTIES))
 
 
-class _Unreadable(ValueError):
-    pass
+def story(traffic: Traffic) -> list[Seen]:
+    """Events and refreshes of the accepted requests, in the order Klaviyo saw them.
 
+    An event's profile attributes that carry the refresh properties count as a refresh after the events sent
+    with them; a profile endpoint's attributes are a refresh; subscriptions are neither.
+    """
+    accepted = {r.id: r.seq for r in traffic.requests if r.accepted}
+    by_request: dict[str, list[Observation]] = defaultdict(list)
+    for seen in traffic.observations:
+        if seen.request_id in accepted:
+            by_request[seen.request_id].append(seen)
+    found: list[Seen] = []
 
-def _observe(record: dict[str, Any], order: list[int]) -> list[_Seen]:
-    """What one accepted request tells: events and refreshes, in the order the request implies."""
-    method, path = _template(record["method"], record["path"])
-    try:
-        body = json.loads(record["request_body"] or "null")
-    except ValueError as error:
-        raise _Unreadable(f"its body is not JSON ({error})") from None
-    seq = record["seq"]
+    def add(kind: str, seen: Observation, **values: Any) -> None:
+        found.append(Seen(kind, accepted[seen.request_id], len(found) + 1, seen.member, **values))
 
-    def next_order() -> int:
-        order[0] += 1
-        return order[0]
-
-    def member_of(attributes: dict[str, Any]) -> str | None:
-        value = attributes.get("external_id")
-        return value if isinstance(value, str) else None
-
-    found: list[_Seen] = []
-    try:
-        data = body["data"]
-        if (method, path) == ("POST", "/api/events"):
-            attributes = data["attributes"]
-            profile = attributes["profile"]["data"].get("attributes") or {}
-            seen = _Seen(
-                "event",
-                seq,
-                next_order(),
-                member_of(profile),
-                attributes["metric"]["data"]["attributes"]["name"],
-                attributes.get("properties") or {},
-                attributes.get("unique_id"),
-                profile,
-                "/data/attributes",
-            )
-            found.append(seen)
-            if profile.get("properties", {}).keys() & set(PROFILE_PROPERTIES):
-                seen.same_request_refresh = profile
-                found.append(
-                    _Seen(
-                        "refresh",
-                        seq,
-                        next_order(),
-                        member_of(profile),
-                        profile=profile,
-                        pointer="/data/attributes/profile/data/attributes",
-                    )
-                )
-        elif (method, path) == ("POST", "/api/event-bulk-create-jobs"):
-            for g, group in enumerate(data["attributes"]["events-bulk-create"]["data"]):
-                profile = group["attributes"]["profile"]["data"].get("attributes") or {}
-                member = member_of(profile)
-                carries = bool(profile.get("properties", {}).keys() & set(PROFILE_PROPERTIES))
-                for e, event in enumerate(group["attributes"]["events"]["data"]):
-                    attributes = event["attributes"]
-                    seen = _Seen(
-                        "event",
-                        seq,
-                        next_order(),
-                        member,
-                        attributes["metric"]["data"]["attributes"]["name"],
-                        attributes.get("properties") or {},
-                        attributes.get("unique_id"),
-                        profile,
-                        f"/data/attributes/events-bulk-create/data/{g}/attributes/events/data/{e}/attributes",
-                    )
-                    seen.same_request_refresh = profile if carries else None
-                    found.append(seen)
-                if carries:
-                    found.append(
-                        _Seen(
-                            "refresh",
-                            seq,
-                            next_order(),
-                            member,
-                            profile=profile,
-                            pointer=f"/data/attributes/events-bulk-create/data/{g}/attributes/profile",
-                        )
-                    )
-        elif (method, path) in (
-            ("POST", "/api/profile-import"),
-            ("POST", "/api/profiles"),
-            ("PATCH", "/api/profiles/{id}"),
-        ):
-            profile = data.get("attributes") or {}
-            found.append(
-                _Seen(
-                    "refresh",
-                    seq,
-                    next_order(),
-                    member_of(profile),
+    for request_id in sorted(by_request, key=accepted.__getitem__):
+        block: Observation | None = None
+        for seen in sorted(by_request[request_id], key=lambda o: o.index):
+            if seen.kind == "event":
+                profile = block.attributes if block is not None else {}
+                add(
+                    "event",
+                    seen,
+                    metric=seen.metric,
+                    properties=seen.properties,
+                    unique_id=seen.unique_id,
                     profile=profile,
-                    pointer="/data/attributes",
+                    pointer=seen.pointer,
+                    same_request_refresh=profile if _carries_refresh(profile) else None,
                 )
-            )
-        elif (method, path) == ("POST", "/api/profile-bulk-import-jobs"):
-            for i, row in enumerate(data["attributes"]["profiles"]["data"]):
-                profile = row.get("attributes") or {}
-                found.append(
-                    _Seen(
-                        "refresh",
-                        seq,
-                        next_order(),
-                        member_of(profile),
-                        profile=profile,
-                        pointer=f"/data/attributes/profiles/data/{i}/attributes",
-                    )
-                )
-    except (KeyError, TypeError, AttributeError) as error:
-        raise _Unreadable(
-            f"its body is not the shape Klaviyo accepts ({type(error).__name__}: {error})"
-        ) from None
+                continue
+            if block is not None and _carries_refresh(block.attributes):
+                add("refresh", block, profile=block.attributes, pointer=f"{block.pointer}/attributes")
+            block = None
+            if seen.kind == "profile" and seen.refresh:
+                add("refresh", seen, profile=seen.attributes, pointer=f"{seen.pointer}/attributes")
+            elif seen.kind == "profile":
+                block = seen
+        if block is not None and _carries_refresh(block.attributes):
+            add("refresh", block, profile=block.attributes, pointer=f"{block.pointer}/attributes")
     return found
 
 
-def _agrees(event: _Seen, refresh: dict[str, Any]) -> str | None:
+# -- the rules -------------------------------------------------------------------------------------------------
+
+
+def metric_payloads(story: list[Seen]) -> Iterator[Violation]:
+    """``metric-payload``: standard metrics against their schemas; near-misses of a standard name."""
+    lowered = {name.lower(): name for name in METRIC_NAMES}
+    for s in story:
+        if s.kind != "event" or s.metric is None:
+            continue
+        if s.metric in METRIC_NAMES:
+            for v in metric_schema(s.metric).validate(s.properties):
+                yield s.violation(
+                    "metric-payload", f"{s.metric}: {v.message}", f"{s.pointer}/properties{v.pointer}"
+                )
+            continue
+        close = lowered.get(s.metric.strip().lower()) or next(
+            iter(difflib.get_close_matches(s.metric, METRIC_NAMES, n=1, cutoff=0.85)), None
+        )
+        if close:
+            yield s.violation(
+                "metric-payload",
+                f"metric name {s.metric!r} is {close!r} misspelled",
+                f"{s.pointer}/metric/data/attributes/name",
+            )
+
+
+def system_segments(story: list[Seen]) -> Iterator[Violation]:
+    """``no-system-segment``: TRIFFT's system segments are never sent."""
+    for s in story:
+        if s.metric in ("Added to segment", "Removed from segment") and (
+            s.properties.get("type") == "INTERNAL"
+            or str(s.properties.get("slug", "")).startswith("internal-")
+        ):
+            yield s.violation(
+                "no-system-segment", f"{s.metric} sent for system segment {s.properties.get('slug')!r}"
+            )
+
+
+def identifiers(member: str | None, timeline: list[Seen]) -> Iterator[Violation]:
+    """``identifiers``: every event and refresh names the member by its TRIFFT UUID, and trifft_id agrees."""
+    if member is None:
+        for s in timeline:
+            what = f"event {s.metric}" if s.kind == "event" else "a refresh"
+            yield s.violation("identifiers", f"{what} has no external_id")
+        return
+    if not _UUID.match(member):
+        first = timeline[0]
+        yield Violation(
+            "identifiers",
+            f"external_id {member!r} is not a TRIFFT member UUID",
+            member,
+            first.request,
+            event_id=first.unique_id,
+        )
+    for s in timeline:
+        trifft_id = (s.profile.get("properties") or {}).get("trifft_id") if s.kind == "refresh" else None
+        if trifft_id is not None and trifft_id != member:
+            yield s.violation("identifiers", f"trifft_id {trifft_id!r} differs from external_id")
+
+
+def _window(timeline: list[Seen], index: int) -> tuple[list[Seen], bool]:
+    """What follows an event up to the member's next event, and whether another event follows at all."""
+    later = timeline[index + 1 :]
+    next_event = next((i for i, o in enumerate(later) if o.kind == "event"), len(later))
+    return later[:next_event], next_event < len(later)
+
+
+def refreshes(member: str, timeline: list[Seen]) -> Iterator[Violation]:
+    """``refresh-follows-event``: a complete refresh follows each standard event and agrees with it."""
+    refresh_schema = profile_refresh_schema()
+    for index, s in enumerate(timeline):
+        if s.kind != "event" or s.metric not in METRIC_NAMES:
+            continue
+        window, _ = _window(timeline, index)
+        refresh = next((o for o in window if o.kind == "refresh"), None)
+        if refresh is None and s.same_request_refresh is not None:
+            refresh = next((o for o in timeline if o.kind == "refresh" and o.request == s.request), None)
+        if refresh is None:
+            yield s.violation(
+                "refresh-follows-event", f"no profile refresh after {s.metric} before the member's next event"
+            )
+            continue
+        for v in refresh_schema.validate(refresh.profile):
+            yield Violation(
+                "refresh-follows-event",
+                f"refresh after {s.metric} is incomplete: {v.message}",
+                member,
+                refresh.request,
+                f"{refresh.pointer}{v.pointer}",
+                s.unique_id,
+            )
+        touched_later = any(
+            o.kind == "event"
+            and o.request == s.request
+            and o.order > s.order
+            and _TOUCHES.get(o.metric or "") == _TOUCHES.get(s.metric or "-")
+            for o in timeline
+        )
+        disagreement = None if touched_later else _agrees(s, refresh.profile)
+        if disagreement:
+            yield Violation(
+                "refresh-follows-event", disagreement, member, refresh.request, refresh.pointer, s.unique_id
+            )
+
+
+def webhooks(member: str, timeline: list[Seen]) -> Iterator[Violation]:
+    """``webhook-no-refresh``: a custom webhook carries no trifft_* properties and no refresh follows it."""
+    for index, s in enumerate(timeline):
+        if s.kind != "event" or s.metric in METRIC_NAMES:
+            continue
+        leaked = sorted(set(s.profile.get("properties") or {}) & set(PROFILE_PROPERTIES))
+        if leaked:
+            yield s.violation("webhook-no-refresh", f"custom event {s.metric!r} carries {', '.join(leaked)}")
+        window, more = _window(timeline, index)
+        for position, o in enumerate(window):
+            pre_refresh = position == len(window) - 1 and more
+            if o.kind == "refresh" and o.request != s.request and not pre_refresh:
+                yield Violation(
+                    "webhook-no-refresh",
+                    f"a profile refresh follows custom event {s.metric!r}",
+                    member,
+                    o.request,
+                    o.pointer,
+                    s.unique_id,
+                )
+
+
+def _agrees(event: Seen, refresh: dict[str, Any]) -> str | None:
     """Why the refresh contradicts the event, or None."""
     props, values = event.properties, refresh.get("properties") or {}
     name = event.metric
@@ -327,20 +296,16 @@ _IDENTITY = {
 }
 
 
-def _duplicates(member: str, events: list[_Seen]) -> list[Violation]:
-    found = []
+def duplicates(member: str, timeline: list[Seen]) -> Iterator[Violation]:
+    """``no-duplicate``: each standard event has a unique_id, and one TRIFFT occurrence is one Klaviyo event."""
+    events = [s for s in timeline if s.kind == "event" and s.metric in METRIC_NAMES]
     for s in events:
         if s.unique_id is None:
-            found.append(
-                Violation(
-                    "no-duplicate",
-                    f"{s.metric} sent without a unique_id: a retry would make a second Klaviyo event",
-                    member,
-                    s.request,
-                    s.pointer,
-                )
+            yield s.violation(
+                "no-duplicate",
+                f"{s.metric} sent without a unique_id: a retry would make a second Klaviyo event",
             )
-    groups: dict[tuple[str, str], list[_Seen]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[Seen]] = defaultdict(list)
     for s in events:
         keys = _IDENTITY.get(s.metric or "")
         identity = [s.properties.get(k) for k in keys] if keys else None
@@ -350,245 +315,50 @@ def _duplicates(member: str, events: list[_Seen]) -> list[Violation]:
             groups[(s.metric or "", json.dumps(s.properties, sort_keys=True))].append(s)
     for (metric, _), same in groups.items():
         if len({s.unique_id for s in same}) > 1 or (len(same) > 1 and same[0].unique_id is None):
-            found.append(
-                Violation(
-                    "no-duplicate",
-                    f"{len(same)} {metric} events for one TRIFFT occurrence "
-                    f"(unique_ids: {', '.join(str(s.unique_id) for s in same)})",
-                    member,
-                    same[1].request,
-                    same[1].pointer,
-                )
+            yield same[1].violation(
+                "no-duplicate",
+                f"{len(same)} {metric} events for one TRIFFT occurrence "
+                f"(unique_ids: {', '.join(str(s.unique_id) for s in same)})",
             )
-    return found
 
 
-def junit(report: Report, path: str) -> None:
-    """Write the verdict as JUnit XML: one test case per rule, failures listing its violations."""
-    from xml.etree import ElementTree as ET
-
-    by_rule: dict[str, list[Violation]] = defaultdict(list)
-    for violation in report.violations:
-        by_rule[violation.rule].append(violation)
-    suite = ET.Element(
-        "testsuite",
-        name="trifft-klaviyo contract",
-        tests=str(len(RULES)),
-        failures=str(sum(1 for rule in RULES if by_rule[rule])),
-    )
-    for rule in RULES:
-        case = ET.SubElement(suite, "testcase", classname="contract", name=rule)
-        if by_rule[rule]:
-            failure = ET.SubElement(case, "failure", message=f"{len(by_rule[rule])} violations")
-            failure.text = "\n".join(str(v) for v in by_rule[rule])
-    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
-
-
-def fetch(base_url: str, api_key: str, transport: Any = None) -> list[dict[str, Any]]:
-    """The emulator's whole request log for one account, page by page."""
-    import httpx
-
-    records: list[dict[str, Any]] = []
-    after = 0
-    with httpx.Client(base_url=base_url.rstrip("/"), transport=transport, timeout=30) as http:
-        while True:
-            response = http.get("/_emulator/requests", params={"key": api_key, "after": after, "limit": 1000})
-            response.raise_for_status()
-            page = response.json()
-            records += page["data"]
-            if not page["data"]:
-                return records
-            after = page["next_after"]
-
-
-def verify(records: list[dict[str, Any]], require_all_metrics: bool = False) -> Report:
-    """Judge the emulator's request log of one account (as ``/_emulator/requests`` returns it)."""
-    accepted = [r for r in records if 200 <= int(r["status"]) < 300 and r.get("fault") is None]
-    order = [0]
-    seen: list[_Seen] = []
-    violations: list[Violation] = []
-    for record in sorted(accepted, key=lambda r: r["seq"]):
-        method, path = _template(record["method"], record["path"])
-        if method == "GET" or (method, path) not in _ENDPOINTS:
-            continue
-        try:
-            seen += _observe(record, order)
-        except _Unreadable as error:
-            violations.append(
-                Violation(
-                    "readable",
-                    f"{record['method']} {record['path']} cannot be judged: {error}",
-                    None,
-                    record["seq"],
-                )
-            )
-    endpoints: Counter[str] = Counter()
-    for record in accepted:
-        endpoints[_ENDPOINTS.get(_template(record["method"], record["path"]), record["path"])] += 1
-    metrics: Counter[str] = Counter(s.metric for s in seen if s.kind == "event" and s.metric)
+def coverage(story: list[Seen]) -> tuple[Counter[str], set[str]]:
+    """The metrics sent (with counts) and the refresh attributes seen."""
+    metrics: Counter[str] = Counter(s.metric for s in story if s.kind == "event" and s.metric)
     attributes: set[str] = set()
-    refresh_schema = profile_refresh_schema()
-    lowered = {name.lower(): name for name in METRIC_NAMES}
-
-    for s in seen:
+    for s in story:
         if s.kind == "refresh":
             attributes |= {k for k in ("locale", "external_id") if k in s.profile}
             attributes |= set(s.profile.get("properties") or {}) & set(PROFILE_PROPERTIES)
-            continue
-        assert s.metric is not None
-        if s.metric in METRIC_NAMES:
-            for v in metric_schema(s.metric).validate(s.properties):
-                violations.append(
-                    Violation(
-                        "metric-payload",
-                        f"{s.metric}: {v.message}",
-                        s.member,
-                        s.request,
-                        f"{s.pointer}/properties{v.pointer}",
-                    )
-                )
-        else:
-            close = lowered.get(s.metric.strip().lower()) or next(
-                iter(difflib.get_close_matches(s.metric, METRIC_NAMES, n=1, cutoff=0.85)), None
-            )
-            if close:
-                violations.append(
-                    Violation(
-                        "metric-payload",
-                        f"metric name {s.metric!r} is {close!r} misspelled",
-                        s.member,
-                        s.request,
-                        f"{s.pointer}/metric/data/attributes/name",
-                    )
-                )
-        if s.metric in ("Added to segment", "Removed from segment") and (
-            s.properties.get("type") == "INTERNAL"
-            or str(s.properties.get("slug", "")).startswith("internal-")
-        ):
-            violations.append(
-                Violation(
-                    "no-system-segment",
-                    f"{s.metric} sent for system segment {s.properties.get('slug')!r}",
-                    s.member,
-                    s.request,
-                    s.pointer,
-                )
-            )
+    return metrics, attributes
 
-    by_member: dict[str | None, list[_Seen]] = defaultdict(list)
+
+def verify(traffic: Traffic, require_all_metrics: bool = False) -> Report:
+    """Judge what one account sent."""
+    seen = story(traffic)
+    violations = [
+        Violation("readable", f"{request.method} {request.path} cannot be judged: {why}", None, request.seq)
+        for request, why in traffic.unreadable
+    ]
+    violations += metric_payloads(seen)
+    violations += system_segments(seen)
+    by_member: dict[str | None, list[Seen]] = defaultdict(list)
     for s in seen:
         by_member[s.member].append(s)
     for member, timeline in by_member.items():
-        if member is None:
-            for s in timeline:
-                violations.append(
-                    Violation(
-                        "identifiers",
-                        f"{'event ' + str(s.metric) if s.kind == 'event' else 'a refresh'} has no external_id",
-                        None,
-                        s.request,
-                        s.pointer,
-                    )
-                )
-            continue
-        if not _UUID.match(member):
-            violations.append(
-                Violation(
-                    "identifiers",
-                    f"external_id {member!r} is not a TRIFFT member UUID",
-                    member,
-                    timeline[0].request,
-                )
-            )
-        events = [s for s in timeline if s.kind == "event"]
-        for s in timeline:
-            if s.kind == "refresh":
-                trifft_id = (s.profile.get("properties") or {}).get("trifft_id")
-                if trifft_id is not None and trifft_id != member:
-                    violations.append(
-                        Violation(
-                            "identifiers",
-                            f"trifft_id {trifft_id!r} differs from external_id",
-                            member,
-                            s.request,
-                            s.pointer,
-                        )
-                    )
-        for index, s in enumerate(timeline):
-            if s.kind != "event":
-                continue
-            later = timeline[index + 1 :]
-            next_event = next((i for i, o in enumerate(later) if o.kind == "event"), len(later))
-            window = later[:next_event]
-            if s.metric in METRIC_NAMES:
-                refresh = next((o for o in window if o.kind == "refresh"), None)
-                if refresh is None and s.same_request_refresh is not None:
-                    refresh = next(
-                        (o for o in timeline if o.kind == "refresh" and o.request == s.request), None
-                    )
-                if refresh is None:
-                    violations.append(
-                        Violation(
-                            "refresh-follows-event",
-                            f"no profile refresh after {s.metric} before the member's next event",
-                            member,
-                            s.request,
-                            s.pointer,
-                        )
-                    )
-                    continue
-                for v in refresh_schema.validate(refresh.profile):
-                    violations.append(
-                        Violation(
-                            "refresh-follows-event",
-                            f"refresh after {s.metric} is incomplete: {v.message}",
-                            member,
-                            refresh.request,
-                            f"{refresh.pointer}{v.pointer}",
-                        )
-                    )
-                touched_later = any(
-                    o.kind == "event"
-                    and o.request == s.request
-                    and o.order > s.order
-                    and _TOUCHES.get(o.metric or "") == _TOUCHES.get(s.metric or "-")
-                    for o in timeline
-                )
-                disagreement = None if touched_later else _agrees(s, refresh.profile)
-                if disagreement:
-                    violations.append(
-                        Violation(
-                            "refresh-follows-event", disagreement, member, refresh.request, refresh.pointer
-                        )
-                    )
-            else:
-                leaked = sorted(set(s.profile.get("properties") or {}) & set(PROFILE_PROPERTIES))
-                if leaked:
-                    violations.append(
-                        Violation(
-                            "webhook-no-refresh",
-                            f"custom event {s.metric!r} carries {', '.join(leaked)}",
-                            member,
-                            s.request,
-                            s.pointer,
-                        )
-                    )
-                for position, o in enumerate(window):
-                    pre_refresh = position == len(window) - 1 and next_event < len(later)
-                    if o.kind == "refresh" and o.request != s.request and not pre_refresh:
-                        violations.append(
-                            Violation(
-                                "webhook-no-refresh",
-                                f"a profile refresh follows custom event {s.metric!r}",
-                                member,
-                                o.request,
-                                o.pointer,
-                            )
-                        )
-        violations += _duplicates(member, [s for s in events if s.metric in METRIC_NAMES])
+        violations += identifiers(member, timeline)
+        if member is not None:
+            violations += refreshes(member, timeline)
+            violations += webhooks(member, timeline)
+            violations += duplicates(member, timeline)
+    metrics, attributes = coverage(seen)
     if require_all_metrics:
-        for name in METRIC_NAMES:
-            if not metrics[name]:
-                violations.append(Violation("coverage", f"no {name} event was sent"))
-    rejected = sum(1 for r in records if int(r["status"]) >= 400)
-    return Report(violations, metrics, attributes, endpoints, len(accepted), rejected, require_all_metrics)
+        violations += [
+            Violation("coverage", f"no {name} event was sent") for name in METRIC_NAMES if not metrics[name]
+        ]
+    endpoints: Counter[str] = Counter()
+    for request in traffic.requests:
+        if request.accepted:
+            operation = match_operation(request.method, request.path)
+            endpoints[operation.summary if operation else request.path] += 1
+    return Report(violations, metrics, attributes, endpoints, traffic.requests, require_all_metrics)

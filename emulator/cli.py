@@ -8,9 +8,10 @@ import socket
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from contracts import ALL_KINDS, KIND_BY_METRIC
+from contracts.traffic import Observation
 
 NOT_BUILT: dict[str, str] = {}
 
@@ -198,9 +199,10 @@ def _demo(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
-    from contracts.verifier import fetch, verify
+    from contracts.verifier import verify
+    from emulator.client import fetch
     from emulator.klaviyo import Emulator
-    from emulator.klaviyo.server import RunningEmulator
+    from emulator.server import RunningEmulator
     from emulator.trifft import generate
     from sync.delivery import Syncer
 
@@ -419,16 +421,17 @@ def _verify(args: argparse.Namespace) -> int:
 
     import httpx
 
-    from contracts.verifier import fetch, junit, verify
+    from contracts.verifier import junit, verify
+    from emulator.client import fetch
 
     base_url, api_key = _target(args)
     if not api_key:
         return _fail("verify", "no API key: pass --api-key or set KLAVIYO_API_KEY (the account to judge)")
     try:
-        records = fetch(base_url, api_key)
+        traffic = fetch(base_url, api_key)
     except httpx.HTTPError as exc:
         return _fail("verify", f"cannot read {base_url}/_emulator/requests: {exc}")
-    report = verify(records, require_all_metrics=args.require_all_metrics)
+    report = verify(traffic, require_all_metrics=args.require_all_metrics)
     print(report.text())
     try:
         if args.json:
@@ -461,20 +464,14 @@ def _load_replay(path: str) -> list[dict[str, object]]:
     return items
 
 
-def _what(record: dict[str, Any]) -> str:
-    """A few words on what a logged request carried: the metric and member of an event, the profile refreshed."""
-    import json
-
-    try:
-        attributes = json.loads(record["request_body"] or "{}")["data"]["attributes"]
-    except (ValueError, KeyError, TypeError):
-        return ""
-    if record["path"].rstrip("/") == "/api/events":
-        name = attributes.get("metric", {}).get("data", {}).get("attributes", {}).get("name")
-        member = attributes.get("profile", {}).get("data", {}).get("attributes", {}).get("external_id")
-        return f" ({name!r} for member {member})"
-    if record["path"].rstrip("/") == "/api/profile-import":
-        return f" (refresh of member {attributes.get('external_id')})"
+def _what(observations: list[Observation]) -> str:
+    """A few words on what a request carried: the metric and member of an event, the profile refreshed."""
+    events = [o for o in observations if o.kind == "event"]
+    if len(events) == 1:
+        return f" ({events[0].metric!r} for member {events[0].member})"
+    refreshes = [o for o in observations if o.kind == "profile" and o.refresh]
+    if len(refreshes) == 1:
+        return f" (refresh of member {refreshes[0].member})"
     return ""
 
 
@@ -483,8 +480,9 @@ def _replay(args: argparse.Namespace) -> int:
     import secrets
 
     from contracts import event_schema
-    from contracts.verifier import fetch, verify
-    from emulator.klaviyo.server import RunningEmulator
+    from contracts.verifier import verify
+    from emulator.client import EmulatorClient
+    from emulator.server import RunningEmulator
     from emulator.trifft import generate
     from sync.delivery import Summary, Syncer
 
@@ -519,35 +517,34 @@ def _replay(args: argparse.Namespace) -> int:
             return await syncer.run(events[-1:])
 
         summary = asyncio.run(in_order())
-        records = fetch(base_url, api_key)
-        import httpx
-
-        ledger = httpx.get(f"{base_url}/_emulator/ledger", params={"key": api_key, "limit": 1000}).json()[
-            "data"
-        ]
+        client = EmulatorClient(base_url, api_key)
+        traffic, ledger = client.traffic(), client.ledger()
     finally:
         if running:
             running.stop()
     notes: dict[str, list[str]] = {}
-    for line in ledger:
-        notes.setdefault(line["request_id"], []).append(f"{line['kind'].replace('_', ' ')}: {line['reason']}")
+    for note in ledger:
+        notes.setdefault(note.request_id, []).append(f"{note.kind.replace('_', ' ')}: {note.reason}")
+    carried: dict[str, list[Observation]] = {}
+    for seen in traffic.observations:
+        carried.setdefault(seen.request_id, []).append(seen)
     print(f"replayed {len(events)} TRIFFT events into {base_url} as account {api_key}")
-    for record in records:
-        outcome = {201: "created", 200: "updated", 202: "accepted"}.get(record["status"], "")
-        line = f"#{record['seq']} {record['method']} {record['path']}{_what(record)} -> {record['status']}"
+    for record in traffic.requests:
+        outcome = {201: "created", 200: "updated", 202: "accepted"}.get(record.status, "")
+        line = f"#{record.seq} {record.method} {record.path}{_what(carried.get(record.id, []))} -> {record.status}"
         print(f"{line} {outcome}".rstrip())
-        for error in record.get("errors") or []:
+        for error in record.errors:
             where = (
                 (error.get("source") or {}).get("pointer")
                 or (error.get("source") or {}).get("parameter")
                 or ""
             )
             print(f"    rejected: {error.get('detail')} {('at ' + where) if where else ''}".rstrip())
-        for note in notes.get(record["id"], []):
-            print(f"    {note}")
+        for said in notes.get(record.id, []):
+            print(f"    {said}")
     for dead in summary.dead:
         print(f"dead letter ({dead['kind']} {dead['event_id']}): {dead['reason']}")
-    report = verify(records)
+    report = verify(traffic)
     print(report.text())
     return 0 if report.ok and summary.ok else 1
 

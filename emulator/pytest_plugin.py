@@ -16,10 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
-from contracts.verifier import Report, fetch, verify
+from contracts import KLAVIYO_REVISION
+from contracts.traffic import RequestRecord, Traffic
+from contracts.verifier import Report, verify
+from emulator.client import EmulatorClient
 from emulator.klaviyo import Emulator, Faults
-from emulator.klaviyo.server import RunningEmulator
 from emulator.klaviyo.store import account_id
+from emulator.server import RunningEmulator
 from emulator.trifft import generate
 
 
@@ -38,7 +41,7 @@ class KlaviyoEmulator:
         """Headers a Klaviyo client sends: the test account's key and the spec's revision."""
         return {
             "Authorization": f"Klaviyo-API-Key {self.api_key}",
-            "revision": "2026-07-15",
+            "revision": KLAVIYO_REVISION,
             "Content-Type": "application/vnd.api+json",
             "Accept": "application/vnd.api+json",
         }
@@ -57,25 +60,21 @@ class KlaviyoEmulator:
         """Fault injection for the rest of the test, e.g. ``"5xx=0.1,429=0.1,seed=1"``."""
         self.emulator.faults = Faults.parse(spec)
 
-    def requests(self, api_key: str | None = None) -> list[dict[str, Any]]:
-        """Every request the account's key sent, rejected ones included, as ``/_emulator/requests`` lists them."""
-        return fetch(self.url, api_key or self.api_key)
+    def requests(self, api_key: str | None = None) -> list[RequestRecord]:
+        """Every request the account's key sent, rejected ones included, oldest first."""
+        return EmulatorClient(self.url, api_key or self.api_key).requests()
+
+    def traffic(self, api_key: str | None = None) -> Traffic:
+        """The account's requests and what each carried (``contracts.traffic``), as the verifier judges them."""
+        return EmulatorClient(self.url, api_key or self.api_key).traffic()
 
     def rows(self, table: str, api_key: str | None = None) -> list[dict[str, Any]]:
-        """The account's rows of ``profiles``, ``events``, ``metrics``, ``jobs`` or ``ledger``."""
-        if table not in ("profiles", "events", "metrics", "jobs", "ledger"):
-            raise ValueError(f"no table {table!r}")
-        with self.emulator.store.transaction() as tx:
-            return [
-                dict(r)
-                for r in tx.execute(
-                    f"SELECT * FROM {table} WHERE account = ?", (account_id(api_key or self.api_key),)
-                )
-            ]
+        """The account's rows of ``profiles``, ``events``, ``metrics``, ``jobs``, ``ledger`` or ``observations``."""
+        return self.emulator.store.rows(table, account_id(api_key or self.api_key))
 
     def verify(self, require_all_metrics: bool = False, api_key: str | None = None) -> Report:
         """The contract verdict on what the account received."""
-        return verify(self.requests(api_key), require_all_metrics=require_all_metrics)
+        return verify(self.traffic(api_key), require_all_metrics=require_all_metrics)
 
     def assert_contract(self, require_all_metrics: bool = False, api_key: str | None = None) -> Report:
         """Fail the test with the verifier's report unless the traffic keeps the contract."""

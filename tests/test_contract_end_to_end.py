@@ -31,11 +31,7 @@ def _deliver_and_verify(events: list[dict[str, Any]], batch: bool) -> None:
     # The only events Klaviyo may refuse are custom webhooks whose TRIFFT template renders a bad body.
     assert {dead["kind"] for dead in summary.dead} <= {"custom_webhook"}, summary.dead
     assert not summary.pending
-    with emulator.store.transaction() as tx:
-        records = [
-            dict(row) for row in tx.execute("SELECT * FROM requests WHERE account = ?", (account_id(KEY),))
-        ]
-    report = verify(records)
+    report = verify(emulator.store.traffic(account_id(KEY)))
     assert report.ok, report.text()
 
 
@@ -69,11 +65,7 @@ def test_a_generated_stream_exercises_all_fifteen_metrics_and_webhooks_and_keeps
         "http://klaviyo.test", KEY, transport=httpx.ASGITransport(create_app(emulator)), rate_limits=None
     )
     asyncio.run(syncer.run(events))
-    with emulator.store.transaction() as tx:
-        records = [
-            dict(row) for row in tx.execute("SELECT * FROM requests WHERE account = ?", (account_id(KEY),))
-        ]
-    report = verify(records, require_all_metrics=True)
+    report = verify(emulator.store.traffic(account_id(KEY)), require_all_metrics=True)
     assert report.ok, report.text()
     webhook_metrics = {metric for metric in report.metrics if metric.startswith("TRIFFT ")}
     assert webhook_metrics, "custom webhooks arrived under their own metrics"

@@ -19,9 +19,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from emulator.klaviyo import Emulator, timeline
-from emulator.klaviyo.server import RunningEmulator
+from emulator.dashboard import timeline
+from emulator.klaviyo import Emulator
 from emulator.klaviyo.store import account_id
+from emulator.server import RunningEmulator
 from emulator.trifft import generate
 from sync.delivery import Syncer
 

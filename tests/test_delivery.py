@@ -11,6 +11,7 @@ import gc
 import json
 import random
 import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import httpx
 import pytest
 
 from emulator.klaviyo import Emulator, create_app
+from emulator.klaviyo.store import account_id
 from emulator.trifft import generate
 from sync.delivery import Summary, Syncer
 from sync.outbox import Outbox
@@ -368,9 +370,8 @@ def test_delivering_the_same_trifft_events_in_two_runs_makes_one_klaviyo_event_e
     for _ in range(2):  # a fresh outbox each time: the second run really sends everything again
         syncer = Syncer("http://klaviyo.test", KEY, transport=transport, rate_limits=None, sleep=Waits())
         assert _run(syncer, events).ok
-    with emulator.store.transaction() as tx:
-        rows = tx.execute("SELECT unique_id, COUNT(*) FROM events GROUP BY unique_id").fetchall()
-    assert {uid: n for uid, n in rows} == {e["event_id"]: 1 for e in events}
+    stored = Counter(row["unique_id"] for row in emulator.store.rows("events", account_id(KEY)))
+    assert stored == {e["event_id"]: 1 for e in events}
 
 
 def test_a_second_run_over_the_same_outbox_sends_nothing() -> None:

@@ -11,8 +11,8 @@ import pytest
 from conftest import API_KEY, HEADERS
 
 from emulator.klaviyo import Emulator, create_app
-from emulator.klaviyo.server import InProcessTransport, RunningEmulator
 from emulator.klaviyo.store import account_id, mask
+from emulator.server import InProcessTransport, RunningEmulator
 
 OTHER_KEY = "pk_other_account_0000000000000000042"
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import HEADERS
 
 from emulator.klaviyo import Emulator, Faults, create_app
-from emulator.klaviyo.server import InProcessTransport
+from emulator.server import InProcessTransport
 
 
 def event(n: int) -> dict[str, Any]:

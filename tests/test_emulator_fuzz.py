@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emulator.klaviyo import Emulator, create_app, spec
-from emulator.klaviyo.server import InProcessTransport
+from emulator.server import InProcessTransport
 
 API_KEY = "pk_test_trifft_fuzz"
 HEADERS = {

@@ -24,7 +24,7 @@ from openapi_client.exceptions import (
     UnauthorizedException,
 )
 
-from emulator.klaviyo.server import RunningEmulator
+from emulator.server import RunningEmulator
 
 EPOCH_2024_05_01_NOON = int(datetime(2024, 5, 1, 12, tzinfo=UTC).timestamp())
 

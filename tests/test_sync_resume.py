@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from emulator.klaviyo.faults import Decision, Faults
-from emulator.klaviyo.server import RunningEmulator
+from emulator.server import RunningEmulator
 from emulator.trifft import generate, write_jsonl
 
 KILL_POINTS = 3

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .app import Emulator, create_app
+from .app import create_app
 from .faults import Faults
+from .state import Emulator
 from .store import Store
 
 __all__ = ["Emulator", "Faults", "Store", "create_app"]

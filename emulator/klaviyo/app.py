@@ -1,19 +1,19 @@
 """The fake Klaviyo as an ASGI app: routes from the spec, one pipeline for every endpoint.
 
 auth -> revision -> rate limit -> injected faults -> query -> body (type, size, JSON, schema) -> handler in one
-transaction -> request log -> response. Whatever goes wrong becomes a JSON:API ``errors[]`` response and is
-logged with the request; nothing a client sends can produce an unplanned 500.
+transaction -> request log with the request's observations (``contracts.traffic.observe`` joined with what the
+handler did) -> response. Whatever goes wrong becomes a JSON:API ``errors[]`` response and is logged with the
+request, and what its body named is observed as ``rejected``; nothing a client sends can produce an unplanned 500.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -21,9 +21,12 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
-from . import documents, events, jobs, profiles, query, spec
+from contracts import NEWEST_REVISION, OLDEST_REVISION
+from contracts.traffic import Observation, RequestRecord, observe
+
+from . import control, documents, events, jobs, profiles, query, spec
 from .errors import (
     Gone,
     InvalidInput,
@@ -38,36 +41,17 @@ from .errors import (
     Throttled,
     UnsupportedMediaType,
 )
-from .faults import Faults
-from .limits import RateLimiter
-from .store import Store, account_id, dumps, mask
-from .types import Context, Reply
+from .state import Emulator
+from .store import account_id, dumps, mask
+from .types import Context, Done, Note, Reply
 
 log = logging.getLogger("trifft_klaviyo.emulator")
 
 HANDLERS: dict[str, Callable[[Context], Reply]] = {**profiles.HANDLERS, **events.HANDLERS, **jobs.HANDLERS}
-NEWEST_REVISION = date(2026, 10, 15)
-OLDEST_REVISION = date(2024, 10, 15)  # two years before the newest: older ones are retired (410)
 _REVISION = re.compile(r"^(\d{4}-\d{2}-\d{2})(\.[A-Za-z0-9]+)?$")
 _JSON_TYPES = ("application/json", "application/vnd.api+json")
 _LOGGED_BODY = 6 * 1024 * 1024  # every body an endpoint accepts (5 MB at most) is kept whole
 JSONAPI = "application/vnd.api+json"
-
-
-@dataclass
-class Emulator:
-    """Everything the app serves from: the store, who may call, limits and faults. Shared by every front door."""
-
-    store: Store = field(default_factory=Store)
-    api_keys: frozenset[str] | None = None
-    rate_limits: str | float = "klaviyo"
-    faults: Faults = field(default_factory=Faults)
-    clock: Callable[[], float] = time.time
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # injected latency waits here; tests record it
-
-    def __post_init__(self) -> None:
-        self.limiter = RateLimiter(self.rate_limits, self.clock)
-        self.started = self.clock()
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -142,7 +126,9 @@ def _hoist_profile_meta(body: Any) -> None:
         profile["attributes"].setdefault("meta", profile.pop("meta"))
 
 
-def _parse_body(operation: spec.Operation, request: Request, raw: bytes) -> Any:
+def _parse_body(operation: spec.Operation, request: Request, raw: bytes, read: list[Any]) -> Any:
+    """The checked body; ``read`` gets the parsed document as soon as it parses, so a refused request's
+    observations can still say what it named."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in _JSON_TYPES:
         raise UnsupportedMediaType(
@@ -165,6 +151,7 @@ def _parse_body(operation: spec.Operation, request: Request, raw: bytes) -> Any:
             Problem("The request body is empty; a JSON:API document is required.", pointer="/")
         )
     body = documents.read(raw)
+    read.append(body)
     if operation.operation_id == "create_event":
         _hoist_profile_meta(body)
     schema = operation.body_schema
@@ -175,60 +162,66 @@ def _parse_body(operation: spec.Operation, request: Request, raw: bytes) -> Any:
     return body
 
 
-def _log(emulator: Emulator, record: dict[str, Any], notes: list[Any] | None, tx: Any = None) -> None:
-    def write(conn: Any) -> None:
-        conn.execute(
-            "INSERT INTO requests (id, account, masked_key, method, path, query, operation, status, duration_ms,"
-            " request_body, response_body, errors, fault, received) VALUES (:id, :account, :masked_key, :method,"
-            " :path, :query, :operation, :status, :duration_ms, :request_body, :response_body, :errors, :fault,"
-            " :received)",
-            record,
-        )
-        for note in notes or []:
-            conn.execute(
-                "INSERT INTO ledger (account, request_id, kind, reason, subject, details, at) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record["account"],
-                    record["id"],
-                    note.kind,
-                    note.reason,
-                    note.subject,
-                    dumps(note.details),
-                    record["received"],
-                ),
-            )
-
-    if tx is not None:
-        write(tx)
-    else:
-        with emulator.store.transaction() as conn:
-            write(conn)
-
-
 def _text(raw: bytes | None) -> str | None:
-    if raw is None:
+    if not raw:
         return None
     return raw[:_LOGGED_BODY].decode("utf-8", "replace")
 
 
-async def _serve(emulator: Emulator, request: Request, operation: spec.Operation) -> Response:
-    started = time.perf_counter()
-    now = emulator.clock()
-    raw = await request.body()
-    record: dict[str, Any] = {
+def _observed(request: Request, body: Any, outcomes: dict[str, Done]) -> list[Observation]:
+    """What the body carried, each part with what the handler did with it."""
+    found = []
+    for seen in observe(request.method, request.url.path, body):
+        done = outcomes.get(seen.pointer)
+        if done is not None:
+            seen = replace(
+                seen,
+                outcome=done.outcome,
+                profile_id=done.profile_id,
+                event_id=done.event_id,
+                reason=done.reason,
+                dropped=list(done.dropped),
+            )
+        found.append(seen)
+    return found
+
+
+def _rejected(request: Request, read: list[Any], error: KlaviyoError) -> list[Observation]:
+    if not read:
+        return []
+    reason = error.problems[0].detail if error.problems else error.title
+    return [
+        replace(seen, outcome="rejected", reason=reason)
+        for seen in observe(request.method, request.url.path, read[0])
+    ]
+
+
+def _record(
+    request: Request, raw: bytes, operation: str | None, received: float, **fields: Any
+) -> dict[str, Any]:
+    return {
+        "seq": 0,
         "id": str(uuid.uuid4()),
         "account": None,
         "masked_key": None,
         "method": request.method,
         "path": request.url.path,
         "query": request.url.query,
-        "operation": operation.operation_id,
-        "request_body": _text(raw) if raw else None,
+        "operation": operation,
+        "request_body": _text(raw),
         "fault": None,
-        "received": now,
+        "received": received,
+        **fields,
     }
+
+
+async def _serve(emulator: Emulator, request: Request, operation: spec.Operation) -> Response:
+    started = time.perf_counter()
+    now = emulator.clock()
+    raw = await request.body()
+    record = _record(request, raw, operation.operation_id, now)
     headers: dict[str, str] = {}
+    read: list[Any] = []
     try:
         key, account = _authenticate(emulator, request, record)
         record["account"] = account
@@ -240,9 +233,9 @@ async def _serve(emulator: Emulator, request: Request, operation: spec.Operation
             await emulator.sleep(decision.latency_ms / 1000)
         if decision.status is not None:
             record["fault"] = str(decision.status)
-            return _finish(emulator, record, started, _fault_response(decision.status), None)
+            return _finish(emulator, record, started, _fault_response(decision.status))
         parsed_query = query.parse(operation, request.query_params.multi_items())
-        body = _parse_body(operation, request, raw) if request.method in ("POST", "PATCH") else None
+        body = _parse_body(operation, request, raw, read) if request.method in ("POST", "PATCH") else None
         base = str(request.base_url).rstrip("/")
         with emulator.store.transaction() as tx:
             ctx = Context(
@@ -263,15 +256,14 @@ async def _serve(emulator: Emulator, request: Request, operation: spec.Operation
                 response = _fault_response(500)
             else:
                 response = _json(reply.status, reply.body, {**headers, **reply.headers})
-            _fill(record, started, response)
-            _log(emulator, record, ctx.notes, tx)
-        _console(record)
+            observations = _observed(request, body, ctx.outcomes) if body is not None else []
+            _finish(emulator, record, started, response, observations, ctx.notes, tx)
         return response
     except KlaviyoError as error:
         body = error.body()  # once: the error ids logged are the ones the client got
         response = _json(error.status, body, {**headers, **error.headers})
-        record["errors"] = dumps(body["errors"])
-        return _finish(emulator, record, started, response, None)
+        record["errors"] = body["errors"]
+        return _finish(emulator, record, started, response, _rejected(request, read, error))
 
 
 def _fault_response(status: int) -> Response:
@@ -289,32 +281,39 @@ def _fault_response(status: int) -> Response:
     return _json(status, body)
 
 
-def _fill(record: dict[str, Any], started: float, response: Response) -> None:
-    record["status"] = response.status_code
-    record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
-    record["response_body"] = _text(bytes(response.body)) if response.body else None
-    record.setdefault("errors", None)
-
-
 def _finish(
-    emulator: Emulator, record: dict[str, Any], started: float, response: Response, notes: list[Any] | None
+    emulator: Emulator,
+    fields: dict[str, Any],
+    started: float,
+    response: Response,
+    observations: list[Observation] | None = None,
+    notes: list[Note] | None = None,
+    tx: Any = None,
 ) -> Response:
-    _fill(record, started, response)
-    _log(emulator, record, notes)
+    """Log the request (in ``tx``, the handler's transaction, when given) and say so on the console."""
+    record = RequestRecord.from_dict(
+        {
+            **fields,
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "response_body": _text(bytes(response.body)),
+        }
+    )
+    emulator.store.log(record, observations or (), notes or (), tx)
     _console(record)
     return response
 
 
-def _console(record: dict[str, Any]) -> None:
-    fault = f" fault={record['fault']}" if record.get("fault") else ""
+def _console(record: RequestRecord) -> None:
+    fault = f" fault={record.fault}" if record.fault else ""
     log.info(
         "%s %s%s %s %.1fms %s%s",
-        record["method"],
-        record["path"],
-        f"?{record['query']}" if record["query"] else "",
-        record["status"],
-        record["duration_ms"],
-        record["masked_key"] or "-",
+        record.method,
+        record.path,
+        f"?{record.query}" if record.query else "",
+        record.status,
+        record.duration_ms,
+        record.masked_key or "-",
         fault,
     )
 
@@ -346,19 +345,6 @@ def _method_not_allowed(request: Request, allowed: list[str]) -> MethodNotAllowe
     )
 
 
-def _allowed_methods(path: str) -> list[str]:
-    """The methods the spec has for a concrete path (``/api/profiles/01J...``, trailing slash or not)."""
-    wanted = path.strip("/").split("/")
-    found = set()
-    for operation in spec.operations():
-        parts = operation.path.strip("/").split("/")
-        if len(parts) == len(wanted) and all(
-            p == w or p.startswith("{") for p, w in zip(parts, wanted, strict=True)
-        ):
-            found.add(operation.method)
-    return sorted(found)
-
-
 async def _refuse(emulator: Emulator, request: Request, error: KlaviyoError) -> Response:
     """Answer a request no operation takes (unknown path, wrong method), and log it like any other."""
     started = time.perf_counter()
@@ -367,20 +353,16 @@ async def _refuse(emulator: Emulator, request: Request, error: KlaviyoError) -> 
     key = key.strip()
     known = scheme in ("Klaviyo-API-Key", "Bearer") and bool(key)
     body = error.body()
-    record: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
-        "account": account_id(key) if known else None,
-        "masked_key": mask(key) if known else None,
-        "method": request.method,
-        "path": request.url.path,
-        "query": request.url.query,
-        "operation": None,
-        "request_body": _text(raw) if raw else None,
-        "fault": None,
-        "received": emulator.clock(),
-        "errors": dumps(body["errors"]),
-    }
-    return _finish(emulator, record, started, _json(error.status, body, error.headers), None)
+    record = _record(
+        request,
+        raw,
+        None,
+        emulator.clock(),
+        account=account_id(key) if known else None,
+        masked_key=mask(key) if known else None,
+        errors=body["errors"],
+    )
+    return _finish(emulator, record, started, _json(error.status, body, error.headers))
 
 
 def _handlers(emulator: Emulator) -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:
@@ -395,7 +377,7 @@ def _handlers(emulator: Emulator) -> dict[Any, Callable[[Request, Exception], Aw
 
     async def not_allowed(request: Request, exc: Exception) -> Response:
         # Starlette's own 405, for a method no route lists (OPTIONS, TRACE, ...): answer with the spec's methods.
-        allowed = _allowed_methods(request.url.path)
+        allowed = spec.allowed_methods(request.url.path)
         if not allowed and isinstance(exc, HTTPException) and exc.headers and exc.headers.get("Allow"):
             return await _control_not_allowed(request, exc)
         if not allowed:
@@ -423,13 +405,12 @@ async def _crash(request: Request, exc: Exception) -> Response:
     return _json(500, error.body())
 
 
-def create_app(emulator: Emulator | None = None) -> Starlette:
-    """The ASGI app: Klaviyo's endpoints under /api, the control API under /_emulator."""
-    from . import control
-
+def create_app(emulator: Emulator | None = None, beside: Sequence[BaseRoute] = ()) -> Starlette:
+    """The fake Klaviyo as an ASGI app: Klaviyo's endpoints under /api, the control API under /_emulator/, and
+    ``beside`` them whatever the server mounts (the dashboard, by ``emulator.server.create_app``)."""
     emulator = emulator or Emulator()
     app = Starlette(
-        routes=[*control.routes(emulator), *_routes(emulator)],
+        routes=[*beside, *control.routes(emulator), *_routes(emulator)],
         exception_handlers=_handlers(emulator),
     )
     app.state.emulator = emulator

@@ -7,18 +7,17 @@ Not part of Klaviyo, so no API key is needed; an account is named by ``?key=<its
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import dashboard, spec
-from .faults import Faults
-from .store import account_id, mask
+from contracts import KLAVIYO_REVISION, NEWEST_REVISION, OLDEST_REVISION
 
-if TYPE_CHECKING:
-    from .app import Emulator
+from . import spec
+from .faults import Faults
+from .state import Emulator
+from .store import account_id, mask
 
 
 def _problem(status: int, detail: str) -> JSONResponse:
@@ -51,8 +50,8 @@ def routes(emulator: Emulator) -> list[Route]:
         return JSONResponse(
             {
                 "status": "ok",
-                "revision": "2026-07-15",
-                "accepts_revisions": "2024-10-15 to 2026-10-15",
+                "revision": KLAVIYO_REVISION,
+                "accepts_revisions": f"{OLDEST_REVISION.isoformat()} to {NEWEST_REVISION.isoformat()}",
                 "rate_limits": emulator.limiter.mode,
                 "database": store.path,
             }
@@ -78,34 +77,34 @@ def routes(emulator: Emulator) -> list[Route]:
             }
         )
 
-    def _rows(table: str, request: Request) -> Response:
-        try:
-            after, limit = _int(request, "after", 0), min(_int(request, "limit", 100), 1000)
-            status = _int(request, "status", 0) if table == "requests" else 0
-        except ValueError as exc:
-            return _problem(400, str(exc))
-        account = _account(request)
-        sql = f"SELECT * FROM {table} WHERE seq > ?"
-        args: list[Any] = [after]
-        if account:
-            sql += " AND account = ?"
-            args.append(account)
-        if status:
-            sql += " AND status = ?"
-            args.append(status)
-        with store.transaction() as tx:
-            rows = [dict(row) for row in tx.execute(sql + " ORDER BY seq LIMIT ?", (*args, limit))]
-        for row in rows:
-            for name in ("errors", "details"):
-                if row.get(name):
-                    row[name] = json.loads(row[name])
-        return JSONResponse({"data": rows, "next_after": rows[-1]["seq"] if rows else after})
+    def _after(request: Request) -> tuple[int, int]:
+        return _int(request, "after", 0), min(_int(request, "limit", 100), 1000)
 
     async def requests_(request: Request) -> Response:
-        return _rows("requests", request)
+        try:
+            after, limit = _after(request)
+            status = _int(request, "status", 0)
+        except ValueError as exc:
+            return _problem(400, str(exc))
+        rows = [r.to_dict() for r in store.requests(_account(request), after, limit, status)]
+        return JSONResponse({"data": rows, "next_after": rows[-1]["seq"] if rows else after})
 
     async def ledger(request: Request) -> Response:
-        return _rows("ledger", request)
+        try:
+            after, limit = _after(request)
+        except ValueError as exc:
+            return _problem(400, str(exc))
+        rows = [line.to_dict() for line in store.ledger(_account(request), after, limit)]
+        return JSONResponse({"data": rows, "next_after": rows[-1]["seq"] if rows else after})
+
+    async def observations(request: Request) -> Response:
+        try:
+            after, limit = _after(request)
+        except ValueError as exc:
+            return _problem(400, str(exc))
+        found = store.observations(_account(request), after, limit)
+        rows = [{"seq": seq, **seen.to_dict()} for seq, seen in found]
+        return JSONResponse({"data": rows, "next_after": found[-1][0] if found else after})
 
     async def reset(request: Request) -> Response:
         account = _account(request)
@@ -150,12 +149,12 @@ def routes(emulator: Emulator) -> list[Route]:
         return JSONResponse({"mode": emulator.limiter.mode, "throttled": emulator.limiter.throttled})
 
     return [
-        *dashboard.routes(emulator),
         Route("/_emulator/health", health),
         Route("/_emulator/accounts", accounts),
         Route("/_emulator/endpoints", endpoints),
         Route("/_emulator/requests", requests_),
         Route("/_emulator/ledger", ledger),
+        Route("/_emulator/observations", observations),
         Route("/_emulator/reset", reset, methods=["POST"]),
         Route("/_emulator/state", state, methods=["GET", "PUT"]),
         Route("/_emulator/faults", faults, methods=["GET", "PUT"]),

@@ -127,8 +127,10 @@ def check_event(attributes: dict[str, Any], now: float, pointer: str) -> tuple[i
     return moment, problems
 
 
-def record(ctx: Context, attributes: dict[str, Any], profile_row: sqlite3.Row, moment: int) -> bool:
-    """Store one event unless it is a duplicate; True when stored."""
+def record(
+    ctx: Context, attributes: dict[str, Any], profile_row: sqlite3.Row, moment: int, pointer: str
+) -> bool:
+    """Store one event (its attributes at ``pointer`` in the body) unless it is a duplicate; True when stored."""
     metric = metric_for(ctx, attributes["metric"]["data"]["attributes"]["name"])
     unique_id = attributes.get("unique_id")
     key = f"u:{unique_id}" if unique_id is not None else f"t:{moment}"
@@ -150,6 +152,13 @@ def record(ctx: Context, attributes: dict[str, Any], profile_row: sqlite3.Row, m
             profile_id=profile_row["id"],
             unique_id=unique_id,
             first_request=duplicate["request_id"],
+        )
+        ctx.done(
+            pointer,
+            "deduplicated",
+            profile_row["id"],
+            duplicate["id"],
+            f"same profile, metric and {why} as event {duplicate['id']}",
         )
         return False
     event_id = ids.ulid(ctx.now)
@@ -177,6 +186,7 @@ def record(ctx: Context, attributes: dict[str, Any], profile_row: sqlite3.Row, m
         "WHERE account = ? AND id = ?",
         (moment, ctx.account, profile_row["id"]),
     )
+    ctx.done(pointer, "stored", profile_row["id"], event_id)
     return True
 
 
@@ -202,9 +212,7 @@ def event_profile(ctx: Context, profile: dict[str, Any], pointer: str) -> sqlite
         raise InvalidInput(
             Problem(f"A profile with id {profile['id']} does not exist.", pointer=f"{pointer}/id")
         )
-    row, _created = profiles.upsert(
-        ctx, profile.get("id"), attributes, meta, f"{pointer}/attributes", strict=False
-    )
+    row, _created = profiles.upsert(ctx, profile.get("id"), attributes, meta, pointer, strict=False)
     return row
 
 
@@ -214,7 +222,7 @@ def create_event(ctx: Context) -> Reply:
     if problems:
         raise InvalidInput(*problems)
     profile_row = event_profile(ctx, attributes["profile"]["data"], "/data/attributes/profile/data")
-    record(ctx, attributes, profile_row, moment)
+    record(ctx, attributes, profile_row, moment, "/data/attributes")
     return Reply(202)
 
 

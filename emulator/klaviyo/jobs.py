@@ -82,7 +82,7 @@ def bulk_create_events(ctx: Context) -> Reply:
                         )
                     )
                 first[same] = pointer
-            events.record(ctx, attributes, row, moment)
+            events.record(ctx, attributes, row, moment, f"{base}/{g}/attributes/events/data/{e}/attributes")
     return Reply(202)
 
 
@@ -147,13 +147,12 @@ def bulk_import_profiles(ctx: Context) -> Reply:
             )
         if not problems:
             try:
-                profiles.upsert(
-                    ctx, row.get("id"), attributes, row.get("meta"), f"{base}/{i}/attributes", strict=True
-                )
+                profiles.upsert(ctx, row.get("id"), attributes, row.get("meta"), f"{base}/{i}", strict=True)
                 completed += 1
                 continue
             except DuplicateProfile as conflict:
                 problems = conflict.problems
+        ctx.done(f"{base}/{i}", "failed", reason="; ".join(p.detail for p in problems))
         for problem in problems:
             errors.append(
                 {
@@ -271,15 +270,16 @@ def _subscription_job(ctx: Context, consent: str, limit: int) -> Reply:
                         )
     if problems:
         raise InvalidInput(*problems[:25])
-    for row in rows:
+    for i, row in enumerate(rows):
         attributes = dict(row.get("attributes") or {})
         channels = attributes.pop("subscriptions", {}) or {}
         identifiers = {k: attributes[k] for k in ("email", "phone_number") if attributes.get(k)}
         match = profiles.resolve(ctx.tx, ctx.account, row.get("id"), identifiers)
         if match.row is None and consent == "UNSUBSCRIBED":
             ctx.note("unsubscribe_ignored", "no profile has these identifiers", None, **identifiers)
+            ctx.done(f"{base}/{i}", "ignored", reason="no profile has these identifiers")
             continue
-        profile_row, _ = profiles.upsert(ctx, row.get("id"), identifiers, None, f"{base}", strict=False)
+        profile_row, _ = profiles.upsert(ctx, row.get("id"), identifiers, None, f"{base}/{i}", strict=False)
         doc = json.loads(profile_row["doc"])
         stored = doc.setdefault("subscriptions", {})
         for channel, kinds in channels.items():
@@ -294,6 +294,9 @@ def _subscription_job(ctx: Context, consent: str, limit: int) -> Reply:
                     "last_updated": resources.stamp(ctx.now),
                 }
         profiles.save(ctx, profile_row["id"], doc)
+        ctx.done(
+            f"{base}/{i}", "subscribed" if consent == "SUBSCRIBED" else "unsubscribed", profile_row["id"]
+        )
     return Reply(202)
 
 

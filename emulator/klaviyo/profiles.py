@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.traffic import Outcome
+
 from . import filters, ids, resources
 from .errors import DuplicateProfile, InvalidInput, NotFound, Problem
 from .query import page
@@ -218,22 +220,26 @@ def upsert(
     profile_id: str | None,
     attributes: dict[str, Any],
     meta: dict[str, Any] | None,
-    pointer: str,
+    block: str,
     strict: bool,
 ) -> tuple[sqlite3.Row, bool]:
     """Find or create the profile the identifiers name and merge the attributes in; (row, created).
 
-    ``strict`` (the profile endpoints) turns an identifier conflict into 409; otherwise (events) the conflicting
+    ``block`` is the pointer of the profile's ``data`` in the body, where the outcome is recorded. ``strict``
+    (the profile endpoints) turns an identifier conflict into 409; otherwise (events) the conflicting
     identifiers are left off and the ledger says so.
     """
     match = resolve(ctx.tx, ctx.account, profile_id, attributes)
     if match.conflicts and strict:
-        raise _conflict(match.conflicts, pointer)
+        raise _conflict(match.conflicts, f"{block}/attributes")
     kept = {name: value for name, value in attributes.items() if name not in {c[0] for c in match.conflicts}}
+    changed = True
     if match.row is None:
         row, created = save(ctx, None, merge({}, kept, meta)), True
     else:
-        row, created = save(ctx, match.row["id"], merge(json.loads(match.row["doc"]), kept, meta)), False
+        before = json.loads(match.row["doc"])
+        after = merge(before, kept, meta)
+        row, created, changed = save(ctx, match.row["id"], after), False, after != before
     for name, value, other in match.conflicts:  # noted once the profile that got the request is known
         ctx.note(
             "identifier_conflict",
@@ -243,6 +249,17 @@ def upsert(
             other_profile=other,
             matched_by=match.by,
         )
+    dropped = "; ".join(
+        f"{name} {value!r} belongs to profile {other}" for name, value, other in match.conflicts
+    )
+    outcome: Outcome = "created" if created else "updated" if changed else "unchanged"
+    ctx.done(
+        block,
+        outcome,
+        row["id"],
+        reason=f"not applied: {dropped}" if dropped else None,
+        dropped=tuple(name for name, _, _ in match.conflicts),
+    )
     return row, created
 
 
@@ -277,7 +294,7 @@ def create_or_update_profile(ctx: Context) -> Reply:
     _needs_identifier(attributes, profile_id)
     if profile_id is not None and get(ctx.tx, ctx.account, profile_id) is None:
         raise NotFound(Problem(f"A profile with id {profile_id} does not exist.", pointer="/data/id"))
-    row, created = upsert(ctx, profile_id, attributes, data.get("meta"), "/data/attributes", strict=True)
+    row, created = upsert(ctx, profile_id, attributes, data.get("meta"), "/data", strict=True)
     return Reply(201 if created else 200, _profile_body(ctx, row))
 
 
@@ -290,7 +307,9 @@ def create_profile(ctx: Context) -> Reply:
     match = resolve(ctx.tx, ctx.account, None, attributes)
     if match.row is not None:
         raise _conflict([(match.by or "id", None, match.row["id"])], "/data/attributes")
-    return Reply(201, _profile_body(ctx, save(ctx, None, merge({}, attributes, None))))
+    row = save(ctx, None, merge({}, attributes, None))
+    ctx.done("/data", "created", row["id"])
+    return Reply(201, _profile_body(ctx, row))
 
 
 def get_profile(ctx: Context) -> Reply:
@@ -328,7 +347,9 @@ def update_profile(ctx: Context) -> Reply:
         ).fetchone()
         if other is not None:
             raise _conflict([(name, value, other["id"])], f"/data/attributes/{name}")
-    doc = merge(json.loads(row["doc"]), attributes, data.get("meta"))
+    before = json.loads(row["doc"])
+    doc = merge(before, attributes, data.get("meta"))
+    ctx.done("/data", "updated" if doc != before else "unchanged", profile_id)
     return Reply(200, _profile_body(ctx, save(ctx, profile_id, doc)))
 
 

@@ -6,11 +6,9 @@ spec bundled in ``contracts/schemas/klaviyo/2026-07-15/openapi.json`` (see scrip
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import contracts
@@ -132,15 +130,8 @@ def _rate(text: str) -> int:
 
 
 @cache
-def document() -> dict[str, Any]:
-    folder = resources.files("contracts") / "schemas" / "klaviyo" / contracts.KLAVIYO_REVISION
-    loaded: dict[str, Any] = json.loads((folder / "openapi.json").read_text(encoding="utf-8"))
-    return loaded
-
-
-@cache
 def operations() -> tuple[Operation, ...]:
-    spec = document()
+    spec = contracts.openapi()
     found = []
     for path, item in spec["paths"].items():
         for method, op in item.items():
@@ -176,3 +167,9 @@ def operation(operation_id: str) -> Operation:
         if op.operation_id == operation_id:
             return op
     raise KeyError(operation_id)
+
+
+def allowed_methods(path: str) -> list[str]:
+    """The methods the spec has for a concrete path (``/api/profiles/01J...``, trailing slash or not)."""
+    template = contracts.template(path)
+    return sorted(op.method for op in operations() if op.path == template) if template else []

@@ -1,4 +1,8 @@
-"""Run the fake Klaviyo on a real socket in a background thread: for tests, the demo and embedding."""
+"""Where the server is assembled: the fake Klaviyo with its control API, and the dashboard beside it.
+
+``create_app`` is the whole app a socket serves; ``RunningEmulator`` serves it on a real socket in a background
+thread, for tests, the demo, replay and embedding.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,16 @@ from typing import Any
 
 import httpx
 import uvicorn
+from starlette.applications import Starlette
 
-from .app import Emulator, create_app
+from . import dashboard, klaviyo
+from .klaviyo import Emulator
+
+
+def create_app(emulator: Emulator | None = None) -> Starlette:
+    """The fake Klaviyo (``/api``, ``/_emulator/``) with the dashboard at ``/``."""
+    emulator = emulator or Emulator()
+    return klaviyo.create_app(emulator, beside=dashboard.routes(emulator))
 
 
 class RunningEmulator:

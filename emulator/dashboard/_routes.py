@@ -27,19 +27,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources as package_files
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from contracts.verifier import Report, verify
+from emulator.klaviyo import Emulator, Store
+from emulator.klaviyo.store import REQUEST_FILTERS, account_id, loads
 
 from . import timeline
-from .store import Store, account_id
-
-if TYPE_CHECKING:
-    from .app import Emulator
 
 PAGE_SIZE = 50
 _MAX_INT = 2**63 - 1  # SQLite's largest integer: a bigger cursor would overflow its binding
@@ -96,55 +94,10 @@ def _page(request: Request) -> tuple[int, int]:
     return before, limit
 
 
-def _where(account: str | None, column: str = "account") -> tuple[str, list[Any]]:
-    return (f"{column} = ?", [account]) if account else ("1", [])
-
-
-def _errors(text: str | None) -> list[Any]:
-    found = timeline.loads(text)
-    return found if isinstance(found, list) else []
-
-
 def _summary(emulator: Emulator, verdicts: _Verdicts, request: Request) -> dict[str, Any]:
     account = _account(request)
-    where, args = _where(account)
-    with emulator.store.transaction() as tx:
-        accounts = [
-            dict(row)
-            for row in tx.execute(
-                "SELECT a.id, a.masked_key, a.created,"
-                " (SELECT count(*) FROM profiles p WHERE p.account = a.id) AS profiles,"
-                " (SELECT count(*) FROM events e WHERE e.account = a.id) AS events,"
-                " (SELECT count(*) FROM requests r WHERE r.account = a.id) AS requests"
-                " FROM accounts a ORDER BY a.created"
-            )
-        ]
-        counts = dict(
-            tx.execute(
-                "SELECT count(*) AS requests, coalesce(max(seq), 0) AS last_request,"
-                " coalesce(sum(status BETWEEN 400 AND 499), 0) AS rejected,"
-                " coalesce(sum(status = 429), 0) AS throttled,"
-                " coalesce(sum(fault IS NOT NULL), 0) AS faults,"
-                " coalesce(sum(status = 429 OR fault IS NOT NULL), 0) AS problems,"
-                f" coalesce(sum(status >= 500), 0) AS server_errors FROM requests WHERE {where}",
-                args,
-            ).fetchone()
-        )
-        counts["last_ledger"], counts["ledger"] = tx.execute(
-            f"SELECT coalesce(max(seq), 0), count(*) FROM ledger WHERE {where}", args
-        ).fetchone()
-        counts["profiles"] = tx.execute(f"SELECT count(*) FROM profiles WHERE {where}", args).fetchone()[0]
-        counts["events"] = tx.execute(f"SELECT count(*) FROM events WHERE {where}", args).fetchone()[0]
-        metric_where, _ = _where(account, "m.account")
-        metrics = [
-            dict(row)
-            for row in tx.execute(
-                "SELECT m.account, m.id, m.name, count(e.seq) AS events FROM metrics m LEFT JOIN events e"
-                f" ON e.account = m.account AND e.metric_id = m.id WHERE {metric_where}"
-                " GROUP BY m.account, m.id ORDER BY events DESC, m.name",
-                args,
-            )
-        ]
+    store = emulator.store
+    counts = store.counts(account)
     verdict = None
     if account:
         judged = verdicts.report(account, counts["last_request"])
@@ -161,23 +114,13 @@ def _summary(emulator: Emulator, verdicts: _Verdicts, request: Request) -> dict[
         }
     return {
         "account": account,
-        "accounts": accounts,
+        "accounts": store.account_summaries(),
         "counts": counts,
-        "metrics": metrics,
+        "metrics": store.metric_counts(account),
         "rate_limits": {"mode": emulator.limiter.mode, "throttled": emulator.limiter.throttled},
         "faults": emulator.faults.to_dict(),
         "verdict": verdict,
     }
-
-
-def _records(store: Store, account: str) -> list[dict[str, Any]]:
-    with store.transaction() as tx:
-        rows = tx.execute(
-            "SELECT seq, id, method, path, status, fault, request_body, errors, received FROM requests"
-            " WHERE account = ? ORDER BY seq",
-            (account,),
-        )
-        return [dict(row) for row in rows]
 
 
 @dataclass
@@ -198,163 +141,66 @@ class _Verdicts:
         self._lock = threading.Lock()
         self._judged: dict[str, _Judged] = {}
 
-    def report(self, account: str, last_request: int, records: list[dict[str, Any]] | None = None) -> _Judged:
+    def report(self, account: str, last_request: int) -> _Judged:
         with self._lock:
             judged = self._judged.get(account)
             now = time.monotonic()
             if judged is None or (
                 judged.last_request != last_request and now - judged.at >= max(1.0, 10 * judged.took)
             ):
-                report = verify(records if records is not None else _records(self.store, account))
+                report = verify(self.store.traffic(account))
                 judged = _Judged(report, last_request, now, time.monotonic() - now)
                 self._judged[account] = judged
             return judged
 
 
 def _profiles(store: Store, request: Request) -> dict[str, Any]:
-    account = _account(request)
     before, limit = _page(request)
-    query = _text(request, "q").strip().lower()
-    where, args = _where(account)
-    if query:
-        digits = "".join(c for c in query if c not in " -().")
-        where += (
-            " AND (instr(lower(coalesce(email, '')), ?) OR instr(coalesce(phone_number, ''), ?)"
-            " OR instr(lower(coalesce(external_id, '')), ?) OR instr(lower(id), ?))"
-        )
-        args += [query, digits or query, query, query]
-    with store.transaction() as tx:
-        total = tx.execute(f"SELECT count(*) FROM profiles WHERE {where}", args).fetchone()[0]
-        rows = [
-            dict(row)
-            for row in tx.execute(
-                "SELECT rowid AS cursor, account, id, email, phone_number, external_id, doc, created, updated,"
-                " (SELECT count(*) FROM events e WHERE e.account = p.account AND e.profile_id = p.id) AS events"
-                f" FROM profiles p WHERE {where} AND rowid < ? ORDER BY rowid DESC LIMIT ?",
-                (*args, before, limit + 1),
-            )
-        ]
-    for row in rows:
-        doc = timeline.loads(row.pop("doc"))
-        doc = doc if isinstance(doc, dict) else {}
-        row["first_name"], row["last_name"] = doc.get("first_name"), doc.get("last_name")
-    return _listing(rows, limit, total)
-
-
-def _listing(rows: list[dict[str, Any]], limit: int, total: int) -> dict[str, Any]:
-    page = rows[:limit]
-    return {
-        "data": page,
-        "total": total,
-        "older": page[-1]["cursor"] if len(rows) > limit else None,
-    }
+    return store.search_profiles(
+        _account(request), _text(request, "q").strip().lower(), before, limit
+    ).to_dict()
 
 
 def _requests(store: Store, request: Request) -> dict[str, Any]:
-    account = _account(request)
     before, limit = _page(request)
     only = _text(request, "only")
-    filters = {
-        "": "1",
-        "rejected": "status >= 400",
-        "problems": "(status = 429 OR fault IS NOT NULL)",
-    }
-    if only not in filters:
+    if only not in REQUEST_FILTERS:
         raise _Refused(400, f"only must be rejected or problems, not {only[:40]!r}")
-    where, args = _where(account)
-    where += f" AND {filters[only]}"
-    with store.transaction() as tx:
-        total = tx.execute(f"SELECT count(*) FROM requests WHERE {where}", args).fetchone()[0]
-        rows = [
-            dict(row)
-            for row in tx.execute(
-                "SELECT seq AS cursor, seq, id, account, masked_key, method, path, query, operation, status,"
-                " duration_ms, fault, received, errors, length(request_body) AS request_bytes"
-                f" FROM requests WHERE {where} AND seq < ? ORDER BY seq DESC LIMIT ?",
-                (*args, before, limit + 1),
-            )
-        ]
-    for row in rows:
-        row["errors"] = _errors(row["errors"])
-    return _listing(rows, limit, total)
+    return store.request_page(_account(request), only, before, limit).to_dict()
 
 
 def _request(store: Store, request: Request) -> dict[str, Any]:
     raw = request.path_params["seq"]
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise _Refused(404, f"no request #{raw[:40]}")
-    with store.transaction() as tx:
-        row = tx.execute("SELECT * FROM requests WHERE seq = ?", (int(raw),)).fetchone()
-        if row is None:
-            raise _Refused(404, f"no request #{raw}")
-        found = dict(row)
-        found["ledger"] = [
-            dict(line)
-            for line in tx.execute("SELECT * FROM ledger WHERE request_id = ? ORDER BY seq", (row["id"],))
-        ]
-    found["errors"] = _errors(found["errors"])
-    for line in found["ledger"]:
-        line["details"] = timeline.loads(line["details"])
-    return found
+    found = store.request(int(raw))
+    if found is None:
+        raise _Refused(404, f"no request #{raw}")
+    record, ledger, observations = found
+    return {
+        **record.to_dict(),
+        "ledger": [line.to_dict() for line in ledger],
+        "observations": [seen.to_dict() for seen in observations],
+    }
 
 
 def _ledger(store: Store, request: Request) -> dict[str, Any]:
-    account = _account(request)
     before, limit = _page(request)
-    where, args = _where(account, "l.account")
-    with store.transaction() as tx:
-        total = tx.execute(f"SELECT count(*) FROM ledger l WHERE {where}", args).fetchone()[0]
-        rows = [
-            dict(row)
-            for row in tx.execute(
-                "SELECT l.seq AS cursor, l.*, r.seq AS request_seq FROM ledger l"
-                " LEFT JOIN requests r ON r.id = l.request_id"
-                f" WHERE {where} AND l.seq < ? ORDER BY l.seq DESC LIMIT ?",
-                (*args, before, limit + 1),
-            )
-        ]
-    for row in rows:
-        row["details"] = timeline.loads(row["details"])
-    return _listing(rows, limit, total)
+    return store.ledger_page(_account(request), before, limit).to_dict()
 
 
 def _member(emulator: Emulator, verdicts: _Verdicts, request: Request) -> dict[str, Any]:
     account, profile_id = _account(request), _text(request, "id")
     if not profile_id:
         raise _Refused(400, "name the profile: ?id=<Klaviyo profile id>")
-    where, args = _where(account)
-    with emulator.store.transaction() as tx:
-        row = tx.execute(f"SELECT * FROM profiles WHERE {where} AND id = ?", (*args, profile_id)).fetchone()
-        if row is None:
-            raise _Refused(404, f"no profile {profile_id[:60]!r}")
-        profile = dict(row)
-        stored = [
-            dict(event)
-            for event in tx.execute(
-                "SELECT e.*, m.name AS metric FROM events e JOIN metrics m"
-                " ON m.account = e.account AND m.id = e.metric_id"
-                " WHERE e.account = ? AND e.profile_id = ? ORDER BY e.seq",
-                (profile["account"], profile["id"]),
-            )
-        ]
-        ledger = [
-            dict(line)
-            for line in tx.execute(
-                "SELECT * FROM ledger WHERE account = ? ORDER BY seq", (profile["account"],)
-            )
-        ]
-    records = _records(emulator.store, profile["account"])
-    for record in records:
-        record["errors"] = _errors(record["errors"])
-    for event in stored:
-        event["properties"] = timeline.loads(event["properties"])
-    for line in ledger:
-        line["details"] = timeline.loads(line["details"])
-    items = timeline.build(profile, records, stored, ledger)
-    last = records[-1]["seq"] if records else 0
-    judged = verdicts.report(profile["account"], last, records)
+    member = emulator.store.member(account, profile_id)
+    if member is None:
+        raise _Refused(404, f"no profile {profile_id[:60]!r}")
+    profile = dict(member.profile)
+    items = timeline.build(member)
+    judged = verdicts.report(profile["account"], emulator.store.counts(profile["account"])["last_request"])
     violations = _violations_of(profile, items, judged.report)
-    doc = timeline.loads(profile.pop("doc"))
+    doc = loads(profile.pop("doc"))
     return {
         "profile": profile,
         "attributes": [
@@ -382,7 +228,7 @@ def _violations_of(
         ]
         if not mine and not (violation.member is None and within):
             continue
-        entry = dict(violation.__dict__)
+        entry = violation.to_dict()
         targets = [max(within, key=lambda i: len(i["pointer"]))] if within else candidates[:1]
         for target in targets:
             target.setdefault("violations", []).append(entry)

@@ -1,0 +1,65 @@
+"""Reading a running emulator's (or proxy's) inspection API over HTTP: what one account sent, typed.
+
+The verifier judges ``Traffic``; this is how ``verify``, ``replay``, the demo and the pytest plugin get it from a
+server they do not share memory with. Errors are httpx's (``httpx.HTTPError``): the caller says what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from contracts.traffic import Observation, RequestRecord, Traffic
+from emulator.klaviyo.types import LedgerEntry
+
+PAGE = 1000
+
+
+class EmulatorClient:
+    """One account's view of the emulator at ``base_url`` (the account of ``api_key``)."""
+
+    def __init__(
+        self, base_url: str, api_key: str, transport: httpx.BaseTransport | None = None, timeout: float = 30
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self._transport = transport
+        self._timeout = timeout
+
+    def _pages(self, path: str) -> Iterator[dict[str, Any]]:
+        with httpx.Client(base_url=self.base_url, transport=self._transport, timeout=self._timeout) as http:
+            after = 0
+            while True:
+                response = http.get(path, params={"key": self.api_key, "after": after, "limit": PAGE})
+                response.raise_for_status()
+                page = response.json()
+                yield from page["data"]
+                if len(page["data"]) < PAGE:
+                    return
+                after = page["next_after"]
+
+    def requests(self) -> list[RequestRecord]:
+        """The account's whole request log, rejected requests included, oldest first."""
+        return [RequestRecord.from_dict(row) for row in self._pages("/_emulator/requests")]
+
+    def observations(self) -> list[Observation]:
+        """What each of the account's requests carried and what the emulator did with it, in arrival order."""
+        return [Observation.from_dict(row) for row in self._pages("/_emulator/observations")]
+
+    def ledger(self) -> list[LedgerEntry]:
+        """What the emulator did quietly for the account (deduplicated, ignored, conflicts), oldest first."""
+        return [LedgerEntry(**row) for row in self._pages("/_emulator/ledger")]
+
+    def traffic(self) -> Traffic:
+        """The account's requests and observations, as the verifier judges them."""
+        requests = self.requests()
+        # Observations are read after the requests, so none can name a request missing from the log.
+        logged = {r.id for r in requests}
+        return Traffic(requests, [o for o in self.observations() if o.request_id in logged])
+
+
+def fetch(base_url: str, api_key: str, transport: httpx.BaseTransport | None = None) -> Traffic:
+    """The traffic one account sent to the emulator at ``base_url``."""
+    return EmulatorClient(base_url, api_key, transport).traffic()

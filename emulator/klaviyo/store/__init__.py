@@ -1,0 +1,180 @@
+"""The emulator's state, in SQLite: one store behind the API, the control endpoints, the dashboard and the test
+fixtures. All SQL lives in this package.
+
+In memory by default; with a file path, each request's writes are committed (WAL, ``synchronous=FULL``)
+before its response is sent, so a 2xx survives a restart or a ``kill -9``. Every API key is its own account:
+rows carry the account id, and nothing reads across accounts.
+
+- ``_schema``: the tables. ``_database``: the connection, the lock and ``transaction()``.
+- ``Store`` (here): accounts, the request log with its ledger and observations, reset, export and import.
+- ``_inspect``: reading what was received (request log, ledger, observations, the dashboard's pages).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from contracts.traffic import Observation, RequestRecord
+
+from ..types import LedgerEntry, Note
+from ._database import Database, account_id, dumps, mask
+from ._inspect import REQUEST_FILTERS, Inspection, Member, Page, loads
+from ._schema import ACCOUNT_TABLES
+
+__all__ = [
+    "ACCOUNT_TABLES",
+    "REQUEST_FILTERS",
+    "LedgerEntry",
+    "Member",
+    "Page",
+    "Store",
+    "account_id",
+    "dumps",
+    "loads",
+    "mask",
+]
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+class Store(Database, Inspection):
+    """The emulator's database: ``transaction()`` for handlers, methods for everything else."""
+
+    def log(
+        self,
+        record: RequestRecord,
+        observations: Sequence[Observation] = (),
+        notes: Sequence[Note] = (),
+        tx: sqlite3.Connection | None = None,
+    ) -> None:
+        """Log one request with what it carried and the ledger lines it caused, in ``tx`` or a transaction of its
+        own. ``record.seq`` is ignored: the log numbers requests as they are written."""
+        if tx is None:
+            with self.transaction() as own:
+                self.log(record, observations, notes, own)
+            return
+        row = record.to_dict()
+        row["errors"] = dumps(row["errors"]) if row["errors"] else None
+        del row["seq"]
+        tx.execute(
+            "INSERT INTO requests (id, account, masked_key, method, path, query, operation, status, duration_ms,"
+            " request_body, response_body, errors, fault, received) VALUES (:id, :account, :masked_key, :method,"
+            " :path, :query, :operation, :status, :duration_ms, :request_body, :response_body, :errors, :fault,"
+            " :received)",
+            row,
+        )
+        if notes:
+            tx.executemany(
+                "INSERT INTO ledger (account, request_id, kind, reason, subject, details, at) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        record.account,
+                        record.id,
+                        n.kind,
+                        n.reason,
+                        n.subject,
+                        dumps(n.details),
+                        record.received,
+                    )
+                    for n in notes
+                ],
+            )
+        if observations and record.account is not None:
+            tx.executemany(
+                "INSERT INTO observations (account, request_id, idx, kind, member, email, phone_number,"
+                " profile_id, event_id, outcome, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        record.account,
+                        record.id,
+                        o.index,
+                        o.kind,
+                        o.member,
+                        _text(o.identifiers.get("email")),
+                        _text(o.identifiers.get("phone_number")),
+                        o.profile_id,
+                        o.event_id,
+                        o.outcome,
+                        dumps(o.to_dict() | {"request_id": record.id}),
+                    )
+                    for o in observations
+                ],
+            )
+
+    def open_account(self, api_key: str, now: float) -> str:
+        account = account_id(api_key)
+        with self.transaction() as tx:
+            tx.execute(
+                "INSERT OR IGNORE INTO accounts (id, masked_key, created) VALUES (?, ?, ?)",
+                (account, mask(api_key), now),
+            )
+        return account
+
+    def accounts(self) -> list[dict[str, Any]]:
+        with self.transaction() as tx:
+            return [
+                dict(row)
+                for row in tx.execute("SELECT id, masked_key, created FROM accounts ORDER BY created")
+            ]
+
+    def reset(self, account: str | None = None) -> None:
+        """Forget everything, or everything of one account."""
+        with self.transaction() as tx:
+            for table in (*ACCOUNT_TABLES, "accounts"):
+                column = "id" if table == "accounts" else "account"
+                if account is None:
+                    tx.execute(f"DELETE FROM {table}")
+                else:
+                    tx.execute(f"DELETE FROM {table} WHERE {column} = ?", (account,))
+
+    def export(self, account: str) -> dict[str, Any]:
+        """Every row of one account, as JSON-ready dicts keyed by table."""
+        with self.transaction() as tx:
+            opened = tx.execute(
+                "SELECT masked_key, created FROM accounts WHERE id = ?", (account,)
+            ).fetchone()
+            state: dict[str, Any] = {
+                "version": 1,
+                "account": account,
+                "masked_key": opened["masked_key"] if opened else None,
+                "created": opened["created"] if opened else None,
+            }
+            for table in ACCOUNT_TABLES:
+                rows = tx.execute(f"SELECT * FROM {table} WHERE account = ? ORDER BY rowid", (account,))
+                state[table] = [dict(row) for row in rows]
+            return state
+
+    def import_(self, account: str, state: dict[str, Any], masked_key: str | None = None) -> None:
+        """Replace one account's rows with an export (``seq`` columns are renumbered); ValueError if malformed.
+
+        The account is listed again (``GET /_emulator/accounts``) under ``masked_key``, or the export's own when
+        it is an export of this very account.
+        """
+        with self.transaction() as tx:
+            if masked_key is None and state.get("account") == account:
+                masked_key = state.get("masked_key")
+            created = state.get("created")
+            tx.execute(
+                "INSERT OR IGNORE INTO accounts (id, masked_key, created) VALUES (?, ?, ?)",
+                (account, str(masked_key or "…"), created if isinstance(created, int | float) else 0),
+            )
+            for table in ACCOUNT_TABLES:
+                # Column names go into the SQL text, so only the table's own are allowed through.
+                known = {row["name"] for row in tx.execute(f"PRAGMA table_info({table})")}
+                rows = state.get(table, [])
+                if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+                    raise ValueError(f"{table} must be a list of rows (JSON objects)")
+                tx.execute(f"DELETE FROM {table} WHERE account = ?", (account,))
+                for row in rows:
+                    unknown = sorted(set(row) - known)
+                    if unknown:
+                        raise ValueError(f"{table} has no column {unknown[0]!r}")
+                    row = {k: v for k, v in row.items() if k != "seq"} | {"account": account}
+                    columns = ", ".join(row)
+                    marks = ", ".join("?" for _ in row)
+                    tx.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(row.values()))
