@@ -81,11 +81,15 @@ def test_a_refused_request_naming_the_member_is_on_its_timeline_with_its_errors(
 ) -> None:
     emulator, client = served
     profile = next(p for p in emulator.store.rows("profiles", account_id(KEY)) if p["external_id"])
-    body = {"data": {"type": "profile", "attributes": {"external_id": profile["external_id"], "email": "nope"}}}
+    body = {
+        "data": {"type": "profile", "attributes": {"external_id": profile["external_id"], "email": "nope"}}
+    }
     assert client.post("/api/profile-import", json=body, headers=HEADERS).status_code == 400
     answer = client.get("/_emulator/dashboard/member", params={"id": profile["id"], "key": KEY}).json()
     refused = answer["timeline"][-1]
-    assert refused["kind"] == "rejected" and refused["identifiers"][0]["external_id"] == profile["external_id"]
+    assert (
+        refused["kind"] == "rejected" and refused["identifiers"][0]["external_id"] == profile["external_id"]
+    )
     assert refused["errors"][0]["source"]["pointer"] == "/data/attributes/email"
 
 
