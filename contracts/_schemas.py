@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -34,6 +34,8 @@ class Violation:
     rule: str
     message: str
     schema_path: str
+    #: What the contract wants there, where the rule says (a type, the allowed values, a pattern, "present").
+    expected: Any = field(default=None, hash=False)
 
     def __str__(self) -> str:
         return f"{self.pointer or '/'}: {self.message} [{self.rule}]"
@@ -195,13 +197,26 @@ def _violations(error: ValidationError) -> Iterator[Violation]:
     if rule == "required" and isinstance(instance, dict) and isinstance(error.validator_value, list):
         for name in error.validator_value:
             if name not in instance:
-                yield Violation(_pointer([*here, name]), rule, f"{name!r} is required", schema_path)
+                yield Violation(
+                    _pointer([*here, name]), rule, f"{name!r} is required", schema_path, "present"
+                )
         return
     if rule == "additionalProperties" and isinstance(instance, dict) and isinstance(error.schema, dict):
         allowed = set(error.schema.get("properties", {}))
         patterns = [re.compile(p) for p in error.schema.get("patternProperties", {})]
         for name in instance:
             if name not in allowed and not any(p.search(name) for p in patterns):
-                yield Violation(_pointer([*here, name]), rule, f"{name!r} is not allowed here", schema_path)
+                yield Violation(
+                    _pointer([*here, name]), rule, f"{name!r} is not allowed here", schema_path, "absent"
+                )
         return
-    yield Violation(_pointer(here), rule, error.message, schema_path)
+    yield Violation(_pointer(here), rule, error.message, schema_path, _expected(rule, error.validator_value))
+
+
+def _expected(rule: str, wanted: Any) -> Any:
+    """What a keyword asks for, as a reader would say it: the type, the values, ``pattern ^…$``, ``minimum 0``."""
+    if rule in ("type", "enum", "const"):
+        return wanted
+    if isinstance(wanted, str | int | float) and not isinstance(wanted, bool):
+        return f"{rule} {wanted}"
+    return None

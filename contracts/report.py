@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from xml.etree import ElementTree
 
@@ -23,10 +24,20 @@ RULES = (
 REFRESH_ATTRIBUTES = ("locale", "external_id", *PROFILE_PROPERTIES)
 
 
+#: The offending value of a violation where the contract wants something that is not there.
+MISSING = "(missing)"
+
+
+def _shown(value: Any, width: int = 80) -> str:
+    text = value if value == MISSING else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 @dataclass(frozen=True)
 class Violation:
     """One break of a rule: which, why, about which member, in which request (its seq in the log), where in
-    its body, and the TRIFFT event id (the event's ``unique_id``) it concerns."""
+    its body, the TRIFFT event id (the event's ``unique_id``) it concerns, the offending value found there
+    (``"(missing)"`` when absent) and, where the contract determines it, the expected one."""
 
     rule: str
     message: str
@@ -34,6 +45,8 @@ class Violation:
     request: int | None = None
     pointer: str | None = None
     event_id: str | None = None
+    value: Any = field(default=None, hash=False)
+    expected: Any = field(default=None, hash=False)
 
     def __str__(self) -> str:
         where = [
@@ -42,8 +55,14 @@ class Violation:
             f"request #{self.request}" if self.request else "",
             f"at {self.pointer}" if self.pointer else "",
         ]
-        return f"[{self.rule}] {self.message}" + (
-            f" ({', '.join(w for w in where if w)})" if any(where) else ""
+        found = [
+            f"value {_shown(self.value)}" if self.value is not None else "",
+            f"expected {_shown(self.expected)}" if self.expected is not None else "",
+        ]
+        return (
+            f"[{self.rule}] {self.message}"
+            + (f" ({', '.join(w for w in where if w)})" if any(where) else "")
+            + (f"; {', '.join(f for f in found if f)}" if any(found) else "")
         )
 
     def to_dict(self) -> dict[str, Any]:

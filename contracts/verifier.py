@@ -32,7 +32,7 @@ from typing import Any
 from ._catalog import METRIC_NAMES, PROFILE_PROPERTIES
 from ._klaviyo import match_operation
 from ._schemas import metric_schema, profile_refresh_schema
-from .report import RULES, Report, Violation, junit
+from .report import MISSING, RULES, Report, Violation, junit
 from .traffic import Observation, Traffic
 
 __all__ = ["RULES", "Report", "Violation", "junit", "story", "verify"]
@@ -56,16 +56,31 @@ class Seen:
     same_request_refresh: dict[str, Any] | None = None
 
     def violation(
-        self, rule: str, message: str, pointer: str | None = None, member: str | None = None
+        self, rule: str, message: str, pointer: str | None = None, value: Any = None, expected: Any = None
     ) -> Violation:
         return Violation(
             rule,
             message,
-            member or self.member,
+            self.member,
             self.request,
             self.pointer if pointer is None else pointer,
             self.unique_id,
+            value,
+            expected,
         )
+
+
+def _at(document: Any, pointer: str) -> Any:
+    """The value at a JSON pointer, or ``"(missing)"``."""
+    for part in pointer.split("/")[1:] if pointer else []:
+        key = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(document, dict) and key in document:
+            document = document[key]
+        elif isinstance(document, list) and key.isdigit() and int(key) < len(document):
+            document = document[int(key)]
+        else:
+            return MISSING
+    return document
 
 
 def _carries_refresh(attributes: dict[str, Any]) -> bool:
@@ -129,7 +144,11 @@ def metric_payloads(story: list[Seen]) -> Iterator[Violation]:
         if s.metric in METRIC_NAMES:
             for v in metric_schema(s.metric).validate(s.properties):
                 yield s.violation(
-                    "metric-payload", f"{s.metric}: {v.message}", f"{s.pointer}/properties{v.pointer}"
+                    "metric-payload",
+                    f"{s.metric}: {v.message}",
+                    f"{s.pointer}/properties{v.pointer}",
+                    _at(s.properties, v.pointer),
+                    v.expected,
                 )
             continue
         close = lowered.get(s.metric.strip().lower()) or next(
@@ -140,6 +159,8 @@ def metric_payloads(story: list[Seen]) -> Iterator[Violation]:
                 "metric-payload",
                 f"metric name {s.metric!r} is {close!r} misspelled",
                 f"{s.pointer}/metric/data/attributes/name",
+                s.metric,
+                close,
             )
 
 
@@ -151,7 +172,10 @@ def system_segments(story: list[Seen]) -> Iterator[Violation]:
             or str(s.properties.get("slug", "")).startswith("internal-")
         ):
             yield s.violation(
-                "no-system-segment", f"{s.metric} sent for system segment {s.properties.get('slug')!r}"
+                "no-system-segment",
+                f"{s.metric} sent for system segment {s.properties.get('slug')!r}",
+                f"{s.pointer}/properties/slug",
+                s.properties.get("slug"),
             )
 
 
@@ -160,7 +184,7 @@ def identifiers(member: str | None, timeline: list[Seen]) -> Iterator[Violation]
     if member is None:
         for s in timeline:
             what = f"event {s.metric}" if s.kind == "event" else "a refresh"
-            yield s.violation("identifiers", f"{what} has no external_id")
+            yield s.violation("identifiers", f"{what} has no external_id", value=MISSING, expected="present")
         return
     if not _UUID.match(member):
         first = timeline[0]
@@ -170,11 +194,19 @@ def identifiers(member: str | None, timeline: list[Seen]) -> Iterator[Violation]
             member,
             first.request,
             event_id=first.unique_id,
+            value=member,
+            expected="a TRIFFT member UUID",
         )
     for s in timeline:
         trifft_id = (s.profile.get("properties") or {}).get("trifft_id") if s.kind == "refresh" else None
         if trifft_id is not None and trifft_id != member:
-            yield s.violation("identifiers", f"trifft_id {trifft_id!r} differs from external_id")
+            yield s.violation(
+                "identifiers",
+                f"trifft_id {trifft_id!r} differs from external_id",
+                f"{s.pointer}/properties/trifft_id",
+                trifft_id,
+                member,
+            )
 
 
 def _window(timeline: list[Seen], index: int) -> tuple[list[Seen], bool]:
@@ -207,6 +239,8 @@ def refreshes(member: str, timeline: list[Seen]) -> Iterator[Violation]:
                 refresh.request,
                 f"{refresh.pointer}{v.pointer}",
                 s.unique_id,
+                _at(refresh.profile, v.pointer),
+                v.expected,
             )
         touched_later = any(
             o.kind == "event"
@@ -217,8 +251,16 @@ def refreshes(member: str, timeline: list[Seen]) -> Iterator[Violation]:
         )
         disagreement = None if touched_later else _agrees(s, refresh.profile)
         if disagreement:
+            message, where, value, expected = disagreement
             yield Violation(
-                "refresh-follows-event", disagreement, member, refresh.request, refresh.pointer, s.unique_id
+                "refresh-follows-event",
+                message,
+                member,
+                refresh.request,
+                f"{refresh.pointer}{where}",
+                s.unique_id,
+                value,
+                expected,
             )
 
 
@@ -229,7 +271,12 @@ def webhooks(member: str, timeline: list[Seen]) -> Iterator[Violation]:
             continue
         leaked = sorted(set(s.profile.get("properties") or {}) & set(PROFILE_PROPERTIES))
         if leaked:
-            yield s.violation("webhook-no-refresh", f"custom event {s.metric!r} carries {', '.join(leaked)}")
+            yield s.violation(
+                "webhook-no-refresh",
+                f"custom event {s.metric!r} carries {', '.join(leaked)}",
+                value=leaked,
+                expected="no trifft_* properties",
+            )
         window, more = _window(timeline, index)
         for position, o in enumerate(window):
             pre_refresh = position == len(window) - 1 and more
@@ -244,33 +291,44 @@ def webhooks(member: str, timeline: list[Seen]) -> Iterator[Violation]:
                 )
 
 
-def _agrees(event: Seen, refresh: dict[str, Any]) -> str | None:
-    """Why the refresh contradicts the event, or None."""
+def _agrees(event: Seen, refresh: dict[str, Any]) -> tuple[str, str, Any, Any] | None:
+    """Why the refresh contradicts the event: (message, pointer within the refresh, value, expected), or None."""
     props, values = event.properties, refresh.get("properties") or {}
-    name = event.metric
+    name, slug = event.metric, props.get("slug")
     if name in ("Wallet credited", "Wallet debited"):
         wallet = props.get("wallet") or {}
         balance = wallet.get("points")
         points = values.get("trifft_points")
         primary = wallet.get("is_primary") and isinstance(balance, int | float)
         if primary and (not isinstance(points, int | float) or round(points * 100) != balance):
-            return f"trifft_points {points} is not the primary wallet balance {balance}/100"
-    elif name == "Added to segment" and props.get("slug") not in (values.get("trifft_segments") or []):
-        return f"trifft_segments does not list {props.get('slug')!r} after Added to segment"
-    elif name == "Removed from segment" and props.get("slug") in (values.get("trifft_segments") or []):
-        return f"trifft_segments still lists {props.get('slug')!r} after Removed from segment"
+            message = f"trifft_points {points} is not the primary wallet balance {balance}/100"
+            return (
+                message,
+                "/properties/trifft_points",
+                points,
+                balance / 100 if balance is not None else None,
+            )
+    elif name == "Added to segment" and slug not in (values.get("trifft_segments") or []):
+        message = f"trifft_segments does not list {slug!r} after Added to segment"
+        return message, "/properties/trifft_segments", values.get("trifft_segments"), f"a list with {slug!r}"
+    elif name == "Removed from segment" and slug in (values.get("trifft_segments") or []):
+        message = f"trifft_segments still lists {slug!r} after Removed from segment"
+        return message, "/properties/trifft_segments", values.get("trifft_segments"), f"no {slug!r}"
     elif name == "Favorite venue changed" and values.get("trifft_fav_location_id") != props.get("id"):
         venue = values.get("trifft_fav_location_id")
-        return f"trifft_fav_location_id {venue!r} is not the new venue {props.get('id')!r}"
+        message = f"trifft_fav_location_id {venue!r} is not the new venue {props.get('id')!r}"
+        return message, "/properties/trifft_fav_location_id", venue, props.get("id")
     elif name == "Language changed" and refresh.get("locale") != props.get("language"):
-        return f"locale {refresh.get('locale')!r} is not the new language {props.get('language')!r}"
+        message = f"locale {refresh.get('locale')!r} is not the new language {props.get('language')!r}"
+        return message, "/locale", refresh.get("locale"), props.get("language")
     elif name in ("Coupon assigned", "Coupon activated", "Coupon redeemed"):
-        if props.get("id") not in {
-            c.get("id") for c in values.get("trifft_coupons") or [] if isinstance(c, dict)
-        }:
-            return f"trifft_coupons does not list coupon {props.get('id')!r} after {name}"
+        coupons = values.get("trifft_coupons") or []
+        if props.get("id") not in {c.get("id") for c in coupons if isinstance(c, dict)}:
+            message = f"trifft_coupons does not list coupon {props.get('id')!r} after {name}"
+            return message, "/properties/trifft_coupons", coupons, f"a coupon with id {props.get('id')!r}"
     elif name == "Member verified" and values.get("trifft_id") != props.get("id"):
-        return f"trifft_id {values.get('trifft_id')!r} is not the verified member {props.get('id')!r}"
+        message = f"trifft_id {values.get('trifft_id')!r} is not the verified member {props.get('id')!r}"
+        return message, "/properties/trifft_id", values.get("trifft_id"), props.get("id")
     return None
 
 
@@ -304,6 +362,9 @@ def duplicates(member: str, timeline: list[Seen]) -> Iterator[Violation]:
             yield s.violation(
                 "no-duplicate",
                 f"{s.metric} sent without a unique_id: a retry would make a second Klaviyo event",
+                f"{s.pointer}/unique_id",
+                MISSING,
+                "the TRIFFT event id",
             )
     groups: dict[tuple[str, str], list[Seen]] = defaultdict(list)
     for s in events:
@@ -319,6 +380,9 @@ def duplicates(member: str, timeline: list[Seen]) -> Iterator[Violation]:
                 "no-duplicate",
                 f"{len(same)} {metric} events for one TRIFFT occurrence "
                 f"(unique_ids: {', '.join(str(s.unique_id) for s in same)})",
+                f"{same[1].pointer}/unique_id",
+                [s.unique_id for s in same],
+                "one event",
             )
 
 

@@ -218,3 +218,28 @@ def test_the_decoder_reads_what_it_can_of_a_body_klaviyo_would_refuse() -> None:
 def test_observations_survive_a_round_trip_through_json() -> None:
     [block, event] = observe("POST", "/api/events", map_event(_first("app_opened")).event_body())
     assert Observation.from_dict(event.to_dict()) == event and Observation.from_dict(block.to_dict()) == block
+
+
+def test_a_violation_names_the_offending_value_and_what_the_contract_expects() -> None:
+    body = map_event(_first("transaction_created")).event_body()
+    body["data"]["attributes"]["properties"]["venue_id"] = 17
+    del body["data"]["attributes"]["properties"]["venue_name"]
+    found = {v.pointer: v for v in verify(_traffic(_event(body))).violations}
+    wrong = found["/data/attributes/properties/venue_id"]
+    assert (wrong.value, wrong.expected) == (17, "string")
+    missing = found["/data/attributes/properties/venue_name"]
+    assert (missing.value, missing.expected) == ("(missing)", "present")
+    assert 'value 17, expected "string"' in str(wrong)
+
+
+def test_a_refresh_that_contradicts_its_event_shows_both_numbers() -> None:
+    event = next(e for e in STREAM if e["kind"] == "wallet_credited" and e["data"]["wallet"]["is_primary"])
+    body = map_event(event).event_body()
+    properties = body["data"]["attributes"]["profile"]["data"]["attributes"]["properties"]
+    properties["trifft_points"] += 1
+    [violation] = verify(_traffic(_event(body))).violations
+    assert violation.pointer == "/data/attributes/profile/data/attributes/properties/trifft_points"
+    assert violation.value == properties["trifft_points"]
+    assert violation.expected == event["data"]["wallet"]["points"] / 100
+    assert violation.event_id == body["data"]["attributes"]["unique_id"]
+    assert verify(_traffic(_event(body))).to_dict()["violations"][0]["event_id"] == violation.event_id
