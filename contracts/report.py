@@ -12,6 +12,7 @@ from ._catalog import METRIC_NAMES, PROFILE_PROPERTIES
 from .traffic import RequestRecord
 
 RULES = (
+    "received",
     "readable",
     "metric-payload",
     "refresh-follows-event",
@@ -125,7 +126,9 @@ class Report:
             },
         }
 
-    def text(self, limit: int = 50) -> str:
+    def text(self, limit: int = 50, more: str = "see --json") -> str:
+        """The verdict for a person: a PASS/FAIL line with the counts, violations by rule, the first ``limit``
+        violations (``more`` says where the rest are), and coverage."""
         lines = [
             f"{'PASS' if self.ok else 'FAIL'}: {self.requests} accepted requests judged "
             f"({self.rejected} rejected by Klaviyo as invalid, {self.throttled} throttled, {self.faults} failed "
@@ -135,7 +138,7 @@ class Report:
         lines += [f"  {rule}: {by_rule[rule]}" for rule in RULES if by_rule[rule]]
         lines += [f"  - {violation}" for violation in self.violations[:limit]]
         if len(self.violations) > limit:
-            lines.append(f"  ... and {len(self.violations) - limit} more (see --json)")
+            lines.append(f"  ... and {len(self.violations) - limit} more ({more})")
         missing = self.missing_metrics()
         lines.append(
             f"coverage: {15 - len(missing)}/15 standard metrics"

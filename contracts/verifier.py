@@ -15,6 +15,8 @@ member (the profile's ``external_id``), the order in which Klaviyo saw events an
    events for one TRIFFT event; ``external_id`` is the member UUID and ``trifft_id`` equals it.
 5. ``coverage``: which metrics, refresh attributes and endpoints the traffic exercised (failures only with
    ``require_all_metrics``); ``readable``: a captured body the verifier cannot read.
+6. ``received``: a verdict on nothing is no verdict: traffic with no accepted request fails (a wrong API key or
+   base URL looks exactly like a perfect producer otherwise), unless ``allow_empty``.
 
 Each rule is one function from the member's story (or all of them) to violations; ``report`` renders them.
 """
@@ -397,10 +399,33 @@ def coverage(story: list[Seen]) -> tuple[Counter[str], set[str]]:
     return metrics, attributes
 
 
-def verify(traffic: Traffic, require_all_metrics: bool = False) -> Report:
-    """Judge what one account sent."""
+def received(traffic: Traffic) -> Iterator[Violation]:
+    """``received``: at least one request was accepted, so there is something to judge."""
+    if not traffic.requests:
+        yield Violation(
+            "received",
+            "nothing was received for this API key: check the key and the base URL the producer was given",
+        )
+    elif not any(r.accepted for r in traffic.requests):
+        refused = Counter(
+            "throttled" if r.throttled else "failed by faults" if r.fault else "rejected"
+            for r in traffic.requests
+        )
+        how = ", ".join(f"{n} {what}" for what, n in refused.items())
+        yield Violation(
+            "received",
+            f"{len(traffic.requests)} request{'s' if len(traffic.requests) != 1 else ''} arrived and none was "
+            f"accepted ({how}): nothing to judge",
+            request=traffic.requests[0].seq,
+        )
+
+
+def verify(traffic: Traffic, require_all_metrics: bool = False, allow_empty: bool = False) -> Report:
+    """Judge what one account sent. Traffic without an accepted request fails (rule ``received``) unless
+    ``allow_empty``."""
     seen = story(traffic)
-    violations = [
+    violations = [] if allow_empty else list(received(traffic))
+    violations += [
         Violation("readable", f"{request.method} {request.path} cannot be judged: {why}", None, request.seq)
         for request, why in traffic.unreadable
     ]

@@ -72,15 +72,23 @@ class KlaviyoEmulator:
         """The account's rows of ``profiles``, ``events``, ``metrics``, ``jobs``, ``ledger`` or ``observations``."""
         return self.emulator.store.rows(table, account_id(api_key or self.api_key))
 
-    def verify(self, require_all_metrics: bool = False, api_key: str | None = None) -> Report:
-        """The contract verdict on what the account received."""
-        return verify(self.traffic(api_key), require_all_metrics=require_all_metrics)
+    def verify(
+        self, require_all_metrics: bool = False, api_key: str | None = None, allow_empty: bool = False
+    ) -> Report:
+        """The contract verdict on what the account received; nothing received fails unless ``allow_empty``."""
+        return verify(self.traffic(api_key), require_all_metrics=require_all_metrics, allow_empty=allow_empty)
 
-    def assert_contract(self, require_all_metrics: bool = False, api_key: str | None = None) -> Report:
-        """Fail the test with the verifier's report unless the traffic keeps the contract."""
-        report = self.verify(require_all_metrics, api_key)
+    def assert_contract(
+        self, require_all_metrics: bool = False, api_key: str | None = None, allow_empty: bool = False
+    ) -> Report:
+        """Fail the test with the verifier's report unless the traffic keeps the contract (and, unless
+        ``allow_empty``, something arrived for the account to be judged on)."""
+        report = self.verify(require_all_metrics, api_key, allow_empty)
         if not report.ok:
-            raise AssertionError("the traffic breaks the TRIFFT -> Klaviyo contract:\n" + report.text())
+            raise AssertionError(
+                "the traffic breaks the TRIFFT -> Klaviyo contract:\n"
+                + report.text(limit=20, more="klaviyo_emulator.verify().violations has them all")
+            )
         return report
 
     def client(self) -> httpx.Client:

@@ -199,8 +199,9 @@ def test_rejected_requests_are_not_judged(klaviyo_emulator: KlaviyoEmulator) -> 
     del body["data"]["attributes"]["metric"]
     with klaviyo_emulator.client() as client:
         assert client.post("/api/events", json=body).status_code == 400
+    _send_correctly(klaviyo_emulator, _first("language_changed"))
     report = klaviyo_emulator.verify()
-    assert report.ok and report.rejected == 1 and report.requests == 0
+    assert report.ok and report.rejected == 1 and report.requests == 1
 
 
 def test_the_junit_report_has_a_failing_case_per_broken_rule(
@@ -245,3 +246,22 @@ def test_the_verify_command_exits_1_on_violations_and_0_when_clean(
     assert done.returncode == (1 if broken else 0), done.stderr
     assert ("FAIL" if broken else "PASS") in done.stdout
     assert json.loads(report.read_text())["ok"] is (not broken)
+
+
+def test_assert_contract_fails_when_nothing_arrived_unless_told_that_is_fine(
+    klaviyo_emulator: KlaviyoEmulator,
+) -> None:
+    with pytest.raises(AssertionError, match="nothing was received for this API key"):
+        klaviyo_emulator.assert_contract()
+    assert klaviyo_emulator.assert_contract(allow_empty=True).ok
+
+
+def test_assert_contract_s_message_fits_pytest(klaviyo_emulator: KlaviyoEmulator) -> None:
+    for event in [e for e in STREAM if e["kind"] == "app_opened"][:25]:
+        body = map_event(event).event_body()
+        del body["data"]["attributes"]["unique_id"]
+        _post(klaviyo_emulator, "/api/events", body)
+    with pytest.raises(AssertionError) as failed:
+        klaviyo_emulator.assert_contract()
+    message = str(failed.value)
+    assert "--json" not in message and "klaviyo_emulator.verify().violations has them all" in message

@@ -60,11 +60,30 @@ def test_the_sync_s_own_bodies_keep_every_rule() -> None:
     assert report.requests == len(sent) and sum(report.metrics.values()) == len(sent)
 
 
-def test_nothing_is_judged_from_refused_requests() -> None:
+def test_nothing_is_judged_from_refused_requests_and_refused_alone_is_no_pass() -> None:
     body = map_event(_first("app_opened")).event_body()
     del body["data"]["attributes"]["unique_id"]
     report = verify(_traffic(_event(body), status=400))
-    assert report.ok and report.requests == 0 and report.rejected == 1
+    assert (
+        [v.rule for v in report.violations] == ["received"] and report.requests == 0 and report.rejected == 1
+    )
+    assert "1 request arrived and none was accepted (1 rejected)" in report.violations[0].message
+    assert verify(_traffic(_event(body), status=400), allow_empty=True).ok
+
+
+def test_received_fails_a_verdict_on_nothing_unless_empty_is_allowed() -> None:
+    [violation] = verify(Traffic([], [])).violations
+    assert violation.rule == "received" and "check the key and the base URL" in violation.message
+    assert verify(Traffic([], []), allow_empty=True).ok
+    assert "FAIL: 0 accepted requests judged" in verify(Traffic([], [])).text()
+
+
+def test_received_counts_throttled_and_faulted_requests_apart_from_rejected_ones() -> None:
+    traffic = _traffic(_event({}), _event({}), status=429)
+    faulted = RequestRecord(3, "r3", "POST", "/api/events", 503, 3.0, fault="503")
+    report = verify(Traffic([*traffic.requests, faulted], []))
+    assert (report.requests, report.rejected, report.throttled, report.faults) == (0, 0, 2, 1)
+    assert "(2 throttled, 1 failed by faults)" in report.violations[0].message
 
 
 def test_metric_payload_catches_a_dropped_property_at_its_pointer() -> None:

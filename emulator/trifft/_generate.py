@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
 from contracts import ALL_KINDS
@@ -39,8 +40,12 @@ def dumps(event: dict[str, Any]) -> str:
     return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
 
 
-def write_jsonl(events: Iterator[dict[str, Any]], out: TextIO) -> int:
-    """Write events as JSON Lines; return how many were written."""
+def write_jsonl(events: Iterable[dict[str, Any]], out: TextIO | str | os.PathLike[str]) -> int:
+    """Write events as JSON Lines to a text stream, or to a file path (UTF-8, created or replaced); return how
+    many were written. What ``trifft-klaviyo sync --input`` and ``replay`` read."""
+    if isinstance(out, str | os.PathLike):
+        with open(out, "w", encoding="utf-8", newline="\n") as file:
+            return write_jsonl(events, file)
     written = 0
     for event in events:
         out.write(dumps(event))
