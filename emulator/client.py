@@ -40,6 +40,14 @@ class EmulatorClient:
                     return
                 after = page["next_after"]
 
+    def key(self) -> dict[str, Any]:
+        """Whether the emulator accepts the key (``accepted``) and has seen it (``seen``), and its account."""
+        with httpx.Client(base_url=self.base_url, transport=self._transport, timeout=self._timeout) as http:
+            response = http.get("/_emulator/key", params={"key": self.api_key})
+            response.raise_for_status()
+            found: dict[str, Any] = response.json()
+            return found
+
     def requests(self) -> list[RequestRecord]:
         """The account's whole request log, rejected requests included, oldest first."""
         return [RequestRecord.from_dict(row) for row in self._pages("/_emulator/requests")]

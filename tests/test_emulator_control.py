@@ -119,6 +119,22 @@ def test_accounts_list_shows_masked_keys_only(client: httpx.Client) -> None:
     assert OTHER_KEY not in listed.text
 
 
+def test_the_key_endpoint_says_whether_a_key_is_taken_and_was_seen() -> None:
+    emulator = Emulator(rate_limits="off", api_keys=frozenset({API_KEY}))
+    with httpx.Client(transport=InProcessTransport(create_app(emulator)), base_url="http://k.test") as client:
+        client.post("/api/events", json=event("a@example.com"), headers=HEADERS)
+        mine = client.get("/_emulator/key", params={"key": API_KEY}).json()
+        other = client.get("/_emulator/key", params={"key": OTHER_KEY}).json()
+        assert client.get("/_emulator/key").status_code == 400
+    assert mine == {
+        "account": account_id(API_KEY),
+        "masked_key": mask(API_KEY),
+        "accepted": True,
+        "seen": True,
+    }
+    assert (other["accepted"], other["seen"]) == (False, False) and OTHER_KEY not in json.dumps(other)
+
+
 @pytest.mark.parametrize(
     "key", ["pk_0123456789abcdef0123456789abcdef01", "pk_test_trifft_0001", "pk_short_1", "pk_k"]
 )

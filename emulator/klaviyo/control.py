@@ -60,6 +60,21 @@ def routes(emulator: Emulator) -> list[Route]:
     async def accounts(request: Request) -> Response:
         return JSONResponse({"data": store.accounts()})
 
+    async def key(request: Request) -> Response:
+        # What a judge needs before it judges: does this emulator take the key, and has it seen it?
+        api_key = request.query_params.get("key")
+        if not api_key:
+            return _problem(400, "name the key: ?key=<API key>")
+        seen = {a["id"] for a in store.accounts()}
+        return JSONResponse(
+            {
+                "account": account_id(api_key),
+                "masked_key": mask(api_key),
+                "accepted": emulator.api_keys is None or api_key in emulator.api_keys,
+                "seen": account_id(api_key) in seen,
+            }
+        )
+
     async def endpoints(request: Request) -> Response:
         return JSONResponse(
             {
@@ -151,6 +166,7 @@ def routes(emulator: Emulator) -> list[Route]:
     return [
         Route("/_emulator/health", health),
         Route("/_emulator/accounts", accounts),
+        Route("/_emulator/key", key),
         Route("/_emulator/endpoints", endpoints),
         Route("/_emulator/requests", requests_),
         Route("/_emulator/ledger", ledger),
