@@ -11,6 +11,7 @@ before each test. Hypothesis strategies live in ``emulator.trifft.strategies``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +24,10 @@ from emulator.client import EmulatorClient
 from emulator.klaviyo import Emulator, Faults
 from emulator.klaviyo.store import account_id
 from emulator.server import RunningEmulator
-from emulator.trifft import generate
+from emulator.trifft import generate, strategies, write_jsonl
+
+#: The events a test generated with ``trifft_events``, kept on its node for a failing contract check.
+_GENERATED = pytest.StashKey[list[dict[str, Any]]]()
 
 
 class KlaviyoEmulator:
@@ -31,10 +35,11 @@ class KlaviyoEmulator:
 
     api_key = "pk_test_klaviyo_emulator"
 
-    def __init__(self, running: RunningEmulator) -> None:
+    def __init__(self, running: RunningEmulator, request: pytest.FixtureRequest | None = None) -> None:
         self.running = running
         self.emulator: Emulator = running.emulator
         self.url = running.url
+        self._request = request
 
     @property
     def headers(self) -> dict[str, str]:
@@ -47,6 +52,11 @@ class KlaviyoEmulator:
         }
 
     def reset(self) -> None:
+        """Empty the emulator for a fresh start. In a Hypothesis test, call it first thing in each example: it also
+        marks where the example's drawn events begin, so a failing ``assert_contract()`` saves just those."""
+        strategies.new_example()
+        if self._request is not None:
+            self._request.node.stash[_GENERATED] = []
         self.emulator.store.reset()
         self.emulator.limiter.reset()
         self.emulator.limiter.set_mode("off")
@@ -88,8 +98,25 @@ class KlaviyoEmulator:
             raise AssertionError(
                 "the traffic breaks the TRIFFT -> Klaviyo contract:\n"
                 + report.text(limit=20, more="klaviyo_emulator.verify().violations has them all")
+                + self._save_failing_events()
             )
         return report
+
+    def _save_failing_events(self) -> str:
+        """Write the events this test generated (``trifft_events``, the Hypothesis strategies) next to the test
+        and say how to replay and shrink them; nothing when the test generated none."""
+        if self._request is None:
+            return ""
+        events = [*self._request.node.stash.get(_GENERATED, []), *strategies.drawn()]
+        if not events:
+            return ""
+        path = Path(self._request.getfixturevalue("tmp_path")) / "failing-events.jsonl"
+        write_jsonl(events, path)
+        return (
+            f"\nthe {len(events)} TRIFFT events this test generated are in {path}\n"
+            f"  replay them: trifft-klaviyo replay {path}\n"
+            f"  shrink them: trifft-klaviyo shrink --input {path} --producer 'YOUR PRODUCER COMMAND'"
+        )
 
     def client(self) -> httpx.Client:
         """An httpx client for this emulator with the test account's headers."""
@@ -103,20 +130,28 @@ def _klaviyo_emulator_server() -> Iterator[RunningEmulator]:
 
 
 @pytest.fixture
-def klaviyo_emulator(_klaviyo_emulator_server: RunningEmulator) -> KlaviyoEmulator:
+def klaviyo_emulator(
+    _klaviyo_emulator_server: RunningEmulator, request: pytest.FixtureRequest
+) -> KlaviyoEmulator:
     """The fake Klaviyo on a real socket, emptied for this test (rate limits off, no faults)."""
-    handle = KlaviyoEmulator(_klaviyo_emulator_server)
+    handle = KlaviyoEmulator(_klaviyo_emulator_server, request)
     handle.reset()
+    strategies.forget_drawn()  # what other tests drew is not this test's
     return handle
 
 
 @pytest.fixture
-def trifft_events() -> Callable[..., list[dict[str, Any]]]:
-    """``trifft_events(count=200, seed=0, members=20, edge=False, kinds=...)``: generated TRIFFT member events."""
+def trifft_events(request: pytest.FixtureRequest) -> Callable[..., list[dict[str, Any]]]:
+    """``trifft_events(count=200, seed=0, members=20, edge=False, kinds=...)``: generated TRIFFT member events.
+
+    What it generates is kept for the test, so a failing ``klaviyo_emulator.assert_contract()`` can save it."""
+    request.node.stash[_GENERATED] = []
 
     def make(
         count: int = 200, seed: int = 0, members: int = 20, edge: bool = False, **options: Any
     ) -> list[dict[str, Any]]:
-        return list(generate(count, seed=seed, members=members, edge=edge, **options))
+        events = list(generate(count, seed=seed, members=members, edge=edge, **options))
+        request.node.stash[_GENERATED] = [*request.node.stash.get(_GENERATED, []), *events]
+        return events
 
     return make

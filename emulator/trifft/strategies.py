@@ -8,6 +8,11 @@ to seconds; ``venues()``, ``coupons()`` and the rest draw each entity choice by 
 
 ``edge=True`` lets in nasty text (including arbitrary Hypothesis text), nulls, huge numbers, shared and missing
 emails, late credits and invalid-JSON webhook bodies.
+
+The events drawn by ``timelines()`` and ``events()`` are remembered, so a failing contract check can save the
+events of the example that failed (``drawn()``). Hypothesis draws an example's arguments before it runs the
+test body, so ``new_example()``, called first thing in the body (``klaviyo_emulator.reset()`` calls it), keeps
+what was drawn since the previous call and forgets the rest; ``forget_drawn()`` forgets everything.
 """
 
 from __future__ import annotations
@@ -33,8 +38,10 @@ __all__ = [
     "coupons",
     "custom_webhook_events",
     "custom_webhooks",
+    "drawn",
     "events",
     "favorite_venue_changed_events",
+    "forget_drawn",
     "language_changed_events",
     "member_verified_events",
     "members",
@@ -92,6 +99,35 @@ def custom_webhooks(draw: st.DrawFn, edge: bool = False) -> dict[str, Any]:
     return _project.new_webhook(DrawSource(draw), edge)
 
 
+_drawn: list[dict[str, Any]] = []
+_mark = [0]  # where the current example's draws begin in _drawn
+_KEPT = 10_000  # a long run that never calls new_example() must not grow without end
+
+
+def _remember(events: list[dict[str, Any]]) -> None:
+    _drawn.extend(events)
+    if len(_drawn) > _KEPT:
+        cut = len(_drawn) - _KEPT
+        del _drawn[:cut]
+        _mark[0] = max(0, _mark[0] - cut)
+
+
+def drawn() -> list[dict[str, Any]]:
+    """The events ``timelines()`` and ``events()`` produced for the current example, in the order drawn."""
+    return list(_drawn)
+
+
+def new_example() -> None:
+    """Forget what was drawn before the previous call: what remains is the current example's draws."""
+    del _drawn[: _mark[0]]
+    _mark[0] = len(_drawn)
+
+
+def forget_drawn() -> None:
+    _drawn.clear()
+    _mark[0] = 0
+
+
 @st.composite
 def timelines(
     draw: st.DrawFn,
@@ -108,7 +144,9 @@ def timelines(
     # Both sizes come first, so that lowering one does not shift every later draw.
     size, count = src.integer(1, members), src.integer(1, max_events)
     world = World(src, size, edge=edge, kinds=kinds)
-    return list(world.events(count))
+    stream = list(world.events(count))
+    _remember(stream)
+    return stream
 
 
 @st.composite
@@ -123,7 +161,9 @@ def events(draw: st.DrawFn, kinds: Sequence[str] = ALL_KINDS, edge: bool = False
     world = World(src, src.integer(1, 3), edge=edge, kinds=[kind])
     for _ in range(src.integer(0, 3)):
         world.step()
-    return world.step()
+    event = world.step()
+    _remember([event])
+    return event
 
 
 def _one(kind: str) -> Any:
