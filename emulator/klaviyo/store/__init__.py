@@ -6,6 +6,8 @@ before its response is sent, so a 2xx survives a restart or a ``kill -9``. Every
 rows carry the account id, and nothing reads across accounts.
 
 - ``_schema``: the tables. ``_database``: the connection, the lock and ``transaction()``.
+- ``_tx``: ``Tx``, one request's transaction as the API's handlers use it (``Store.writing()``): the profile,
+  metric, event and job statements they need, each a named method.
 - ``Store`` (here): accounts, the request log with its ledger and observations, reset, export and import.
 - ``_inspect``: reading what was received (request log, ledger, observations, the dashboard's pages).
 """
@@ -13,7 +15,8 @@ rows carry the account id, and nothing reads across accounts.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from contracts.traffic import Observation, RequestRecord
@@ -22,6 +25,7 @@ from ..types import LedgerEntry, Note
 from ._database import Database, account_id, dumps, mask
 from ._inspect import REQUEST_FILTERS, Inspection, Member, Page, loads
 from ._schema import ACCOUNT_TABLES
+from ._tx import Tx
 
 __all__ = [
     "ACCOUNT_TABLES",
@@ -30,6 +34,7 @@ __all__ = [
     "Member",
     "Page",
     "Store",
+    "Tx",
     "account_id",
     "dumps",
     "loads",
@@ -42,7 +47,13 @@ def _text(value: Any) -> str | None:
 
 
 class Store(Database, Inspection):
-    """The emulator's database: ``transaction()`` for handlers, methods for everything else."""
+    """The emulator's database: ``writing()`` for the API's handlers, methods for everything else."""
+
+    @contextmanager
+    def writing(self) -> Iterator[Tx]:
+        """A request handler's transaction: ``transaction()`` behind the named statements of ``Tx``."""
+        with self.transaction() as conn:
+            yield Tx(conn)
 
     def log(
         self,
