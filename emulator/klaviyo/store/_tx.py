@@ -1,6 +1,7 @@
 """One request's transaction, as the handlers of the fake Klaviyo use it: named statements, no SQL outside.
 
-``Store.writing()`` opens it. Rows are ``sqlite3.Row``, read by column name. Every method takes the account:
+``Store.writing()`` opens it; the request is logged in it too (``log_request``), so a request's effects and its
+log line are committed together. Rows are ``sqlite3.Row``, read by column name. Every method takes the account:
 nothing reads across accounts.
 """
 
@@ -10,6 +11,9 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from contracts.traffic import Observation, RequestRecord
+
+from ..types import Note
 from ._database import dumps
 
 #: A profile identifier (as the API names it) and the column that holds it.
@@ -20,6 +24,10 @@ _IDENTIFIER_COLUMNS = {
     "anonymous_id": "anonymous_id",
     "_kx": "kx",
 }
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 class Tx:
@@ -189,3 +197,58 @@ class Tx:
         self._conn.execute(
             "UPDATE jobs SET doc = ? WHERE account = ? AND id = ?", (dumps(doc), account, job_id)
         )
+
+    # -- the request log ----------------------------------------------------------------------------------
+
+    def log_request(
+        self, record: RequestRecord, observations: Sequence[Observation] = (), notes: Sequence[Note] = ()
+    ) -> None:
+        """The request's line in the log, its ledger lines and its observations (``Store.log``)."""
+        row = record.to_dict()
+        row["errors"] = dumps(row["errors"]) if row["errors"] else None
+        del row["seq"]
+        self._conn.execute(
+            "INSERT INTO requests (id, account, masked_key, method, path, query, operation, status, duration_ms,"
+            " request_body, response_body, errors, fault, received) VALUES (:id, :account, :masked_key, :method,"
+            " :path, :query, :operation, :status, :duration_ms, :request_body, :response_body, :errors, :fault,"
+            " :received)",
+            row,
+        )
+        if notes:
+            self._conn.executemany(
+                "INSERT INTO ledger (account, request_id, kind, reason, subject, details, at) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        record.account,
+                        record.id,
+                        n.kind,
+                        n.reason,
+                        n.subject,
+                        dumps(n.details),
+                        record.received,
+                    )
+                    for n in notes
+                ],
+            )
+        if observations and record.account is not None:
+            self._conn.executemany(
+                "INSERT INTO observations (account, request_id, idx, kind, member, email, phone_number,"
+                " profile_id, event_id, outcome, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        record.account,
+                        record.id,
+                        o.index,
+                        o.kind,
+                        o.member,
+                        _text(o.identifiers.get("email")),
+                        _text(o.identifiers.get("phone_number")),
+                        o.profile_id,
+                        o.event_id,
+                        o.outcome,
+                        dumps(o.to_dict() | {"request_id": record.id}),
+                    )
+                    for o in observations
+                ],
+            )
