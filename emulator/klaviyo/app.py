@@ -42,7 +42,7 @@ from .errors import (
     UnsupportedMediaType,
 )
 from .state import Emulator
-from .store import account_id, dumps, mask
+from .store import Tx, account_id, dumps, mask
 from .types import Context, Done, Note, Reply
 
 log = logging.getLogger("trifft_klaviyo.emulator")
@@ -237,7 +237,7 @@ async def _serve(emulator: Emulator, request: Request, operation: spec.Operation
         parsed_query = query.parse(operation, request.query_params.multi_items())
         body = _parse_body(operation, request, raw, read) if request.method in ("POST", "PATCH") else None
         base = str(request.base_url).rstrip("/")
-        with emulator.store.transaction() as tx:
+        with emulator.store.writing() as tx:
             ctx = Context(
                 tx,
                 account,
@@ -288,7 +288,7 @@ def _finish(
     response: Response,
     observations: list[Observation] | None = None,
     notes: list[Note] | None = None,
-    tx: Any = None,
+    tx: Tx | None = None,
 ) -> Response:
     """Log the request (in ``tx``, the handler's transaction, when given) and say so on the console."""
     record = RequestRecord.from_dict(

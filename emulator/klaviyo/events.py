@@ -11,12 +11,11 @@ import math
 import sqlite3
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from . import filters, ids, profiles, resources
 from .errors import InvalidInput, NotFound, Problem
 from .query import page
-from .store import dumps
 from .types import Context, Reply
 
 MAX_PROPERTIES = 400
@@ -81,19 +80,9 @@ def property_problems(properties: dict[str, Any], pointer: str) -> list[Problem]
 
 def metric_for(ctx: Context, name: str) -> sqlite3.Row:
     """The account's metric of that name, created on first use as Klaviyo does."""
-    row: sqlite3.Row | None = ctx.tx.execute(
-        "SELECT * FROM metrics WHERE account = ? AND name = ?", (ctx.account, name)
-    ).fetchone()
-    if row is None:
-        ctx.tx.execute(
-            "INSERT INTO metrics (account, id, name, created, updated) VALUES (?, ?, ?, ?, ?)",
-            (ctx.account, ids.metric_id(), name, ctx.now, ctx.now),
-        )
-        row = ctx.tx.execute(
-            "SELECT * FROM metrics WHERE account = ? AND name = ?", (ctx.account, name)
-        ).fetchone()
+    row, created = ctx.tx.metric_named(ctx.account, name, ctx.now, ids.metric_id)
+    if created:
         ctx.note("metric_created", f"first event named {name!r}", row["id"], name=name)
-    assert row is not None
     return row
 
 
@@ -134,10 +123,7 @@ def record(
     metric = metric_for(ctx, attributes["metric"]["data"]["attributes"]["name"])
     unique_id = attributes.get("unique_id")
     key = f"u:{unique_id}" if unique_id is not None else f"t:{moment}"
-    duplicate = ctx.tx.execute(
-        "SELECT id, request_id FROM events WHERE account = ? AND profile_id = ? AND metric_id = ? AND dedupe_key = ?",
-        (ctx.account, profile_row["id"], metric["id"], key),
-    ).fetchone()
+    duplicate = ctx.tx.duplicate_event(ctx.account, profile_row["id"], metric["id"], key)
     if duplicate is not None:
         why = (
             f"unique_id {unique_id!r}"
@@ -162,30 +148,22 @@ def record(
         )
         return False
     event_id = ids.ulid(ctx.now)
-    ctx.tx.execute(
-        "INSERT INTO events (account, id, uuid, metric_id, profile_id, timestamp, properties, value, value_currency,"
-        " unique_id, dedupe_key, request_id, received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            ctx.account,
-            event_id,
-            str(uuid.uuid4()),
-            metric["id"],
-            profile_row["id"],
-            moment,
-            dumps(attributes.get("properties") or {}),
-            None if attributes.get("value") is None else float(attributes["value"]),
-            attributes.get("value_currency"),
-            unique_id,
-            key,
-            ctx.request_id,
-            ctx.now,
-        ),
+    ctx.tx.insert_event(
+        ctx.account,
+        event_id,
+        uuid=str(uuid.uuid4()),
+        metric_id=metric["id"],
+        profile_id=profile_row["id"],
+        timestamp=moment,
+        properties=attributes.get("properties") or {},
+        value=None if attributes.get("value") is None else float(attributes["value"]),
+        value_currency=attributes.get("value_currency"),
+        unique_id=unique_id,
+        dedupe_key=key,
+        request_id=ctx.request_id,
+        received=ctx.now,
     )
-    ctx.tx.execute(
-        "UPDATE profiles SET last_event_date = MAX(COALESCE(last_event_date, 0), ?) "
-        "WHERE account = ? AND id = ?",
-        (moment, ctx.account, profile_row["id"]),
-    )
+    ctx.tx.bump_last_event_date(ctx.account, profile_row["id"], moment)
     ctx.done(pointer, "stored", profile_row["id"], event_id)
     return True
 
@@ -208,7 +186,7 @@ def event_profile(ctx: Context, profile: dict[str, Any], pointer: str) -> sqlite
         )
     if problems:
         raise InvalidInput(*problems)
-    if profile.get("id") is not None and profiles.get(ctx.tx, ctx.account, profile["id"]) is None:
+    if profile.get("id") is not None and ctx.tx.profile(ctx.account, profile["id"]) is None:
         raise InvalidInput(
             Problem(f"A profile with id {profile['id']} does not exist.", pointer=f"{pointer}/id")
         )
@@ -241,14 +219,13 @@ def _included(ctx: Context, rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
     included: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
         if "metric" in ctx.query.include:
-            metric = ctx.tx.execute(
-                "SELECT * FROM metrics WHERE account = ? AND id = ?", (ctx.account, row["metric_id"])
-            ).fetchone()
+            # An event's metric is always stored; were it missing (a hand-edited import), this fails as before.
+            metric = cast(sqlite3.Row, ctx.tx.metric(ctx.account, row["metric_id"]))
             included[("metric", metric["id"])] = resources.metric(
                 metric, ctx.base, ctx.query.fields.get("metric")
             )
         if "profile" in ctx.query.include:
-            profile = profiles.get(ctx.tx, ctx.account, row["profile_id"])
+            profile = ctx.tx.profile(ctx.account, row["profile_id"])
             if profile is not None:
                 included[("profile", profile["id"])] = resources.profile(
                     profile, ctx.base, ctx.query.fields.get("profile")
@@ -257,7 +234,7 @@ def _included(ctx: Context, rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
 
 
 def get_events(ctx: Context) -> Reply:
-    rows = ctx.tx.execute("SELECT * FROM events WHERE account = ? ORDER BY seq", (ctx.account,)).fetchall()
+    rows = ctx.tx.events(ctx.account)
     rows = [row for row in rows if filters.matches(ctx.query.filter, _event_fields(row))]
     if ctx.query.sort:
         rows.sort(key=lambda r: (r["timestamp"], r["seq"]), reverse=ctx.query.sort.startswith("-"))
@@ -272,9 +249,7 @@ def get_events(ctx: Context) -> Reply:
 
 
 def get_event(ctx: Context) -> Reply:
-    row = ctx.tx.execute(
-        "SELECT * FROM events WHERE account = ? AND id = ?", (ctx.account, ctx.path["id"])
-    ).fetchone()
+    row = ctx.tx.event(ctx.account, ctx.path["id"])
     if row is None:
         raise NotFound(f"An event with id {ctx.path['id']} does not exist.")
     body: dict[str, Any] = {
@@ -287,9 +262,7 @@ def get_event(ctx: Context) -> Reply:
 
 
 def get_metrics(ctx: Context) -> Reply:
-    rows = ctx.tx.execute(
-        "SELECT * FROM metrics WHERE account = ? ORDER BY created, id", (ctx.account,)
-    ).fetchall()
+    rows = ctx.tx.metrics(ctx.account)
     integration = resources.INTEGRATION
     fields = {"integration.name": integration["name"], "integration.category": integration["category"]}
     rows = [row for row in rows if filters.matches(ctx.query.filter, fields)]
@@ -304,9 +277,7 @@ def get_metrics(ctx: Context) -> Reply:
 
 
 def get_metric(ctx: Context) -> Reply:
-    row = ctx.tx.execute(
-        "SELECT * FROM metrics WHERE account = ? AND id = ?", (ctx.account, ctx.path["id"])
-    ).fetchone()
+    row = ctx.tx.metric(ctx.account, ctx.path["id"])
     if row is None:
         raise NotFound(f"A metric with id {ctx.path['id']} does not exist.")
     return Reply(

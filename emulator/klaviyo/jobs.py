@@ -8,7 +8,6 @@ the result) and lets an import job's status advance by polling: created ``queued
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
@@ -178,19 +177,13 @@ def bulk_import_profiles(ctx: Context) -> Reply:
         "result": {"completed_count": completed, "failed_count": len(rows) - completed},
         "errors": errors,
     }
-    ctx.tx.execute(
-        "INSERT INTO jobs (account, id, type, doc, created) VALUES (?, ?, ?, ?, ?)",
-        (ctx.account, job_id, "profile-bulk-import-job", dumps(doc), ctx.now),
-    )
+    ctx.tx.insert_job(ctx.account, job_id, "profile-bulk-import-job", doc, ctx.now)
     return Reply(202, {"data": _job_resource(ctx, job_id, doc), "links": {"self": ctx.url}})
 
 
 def get_bulk_import_profiles_job(ctx: Context) -> Reply:
     job_id = ctx.path["job_id"]
-    row: sqlite3.Row | None = ctx.tx.execute(
-        "SELECT * FROM jobs WHERE account = ? AND id = ? AND type = 'profile-bulk-import-job'",
-        (ctx.account, job_id),
-    ).fetchone()
+    row = ctx.tx.job(ctx.account, job_id, "profile-bulk-import-job")
     if row is None:
         raise NotFound(f"A profile bulk import job with id {job_id} does not exist.")
     doc = json.loads(row["doc"])
@@ -199,7 +192,7 @@ def get_bulk_import_profiles_job(ctx: Context) -> Reply:
         doc.update(status="processing", started_at=resources.stamp(ctx.now))
     elif doc["status"] == "processing":
         doc.update(status="complete", completed_at=resources.stamp(ctx.now), **doc["result"])
-    ctx.tx.execute("UPDATE jobs SET doc = ? WHERE account = ? AND id = ?", (dumps(doc), ctx.account, job_id))
+    ctx.tx.update_job(ctx.account, job_id, doc)
     return Reply(200, {"data": _job_resource(ctx, job_id, doc), "links": {"self": ctx.url}})
 
 

@@ -21,17 +21,10 @@ from contracts.traffic import Outcome
 from . import filters, ids, resources
 from .errors import DuplicateProfile, InvalidInput, NotFound, Problem
 from .query import page
-from .store import dumps
+from .store import Tx, dumps
 from .types import Context, Reply
 
 IDENTIFIERS = ("email", "phone_number", "external_id", "anonymous_id", "_kx")
-_COLUMNS = {
-    "email": "email",
-    "phone_number": "phone_number",
-    "external_id": "external_id",
-    "anonymous_id": "anonymous_id",
-    "_kx": "kx",
-}
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 PHONE_DETAIL = "Invalid phone number format (Example of a valid format: +12345678901)"
@@ -91,16 +84,7 @@ class Match:
     conflicts: list[tuple[str, Any, str]] = field(default_factory=list)
 
 
-def get(tx: sqlite3.Connection, account: str, profile_id: str) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = tx.execute(
-        "SELECT * FROM profiles WHERE account = ? AND id = ?", (account, profile_id)
-    ).fetchone()
-    return row
-
-
-def resolve(
-    tx: sqlite3.Connection, account: str, profile_id: str | None, attributes: dict[str, Any]
-) -> Match:
+def resolve(tx: Tx, account: str, profile_id: str | None, attributes: dict[str, Any]) -> Match:
     """Which existing profile these identifiers name, and which identifiers belong to a different one.
 
     A Klaviyo id names its profile. Otherwise an ``external_id`` is the member's identity: if no profile has it,
@@ -113,16 +97,13 @@ def resolve(
     for name in ("external_id", "email", "phone_number", "anonymous_id", "_kx"):
         value = attributes.get(name)
         if value is not None:
-            row = tx.execute(
-                f"SELECT * FROM profiles WHERE account = ? AND {_COLUMNS[name]} = ? ORDER BY created",
-                (account, value),
-            ).fetchone()
+            row = tx.profile_holding(account, name, value)
             if row is not None:
                 holders[name] = (value, row)
     chosen: sqlite3.Row | None = None
     by: str | None = None
     if profile_id is not None:
-        chosen, by = get(tx, account, profile_id), "id"
+        chosen, by = tx.profile(account, profile_id), "id"
     elif "external_id" in holders:
         chosen, by = holders["external_id"][1], "external_id"
     else:
@@ -185,21 +166,12 @@ def merge(doc: dict[str, Any], attributes: dict[str, Any], meta: dict[str, Any] 
 
 def save(ctx: Context, profile_id: str | None, doc: dict[str, Any]) -> sqlite3.Row:
     """Insert or update one profile row; returns the row as stored."""
-    columns = [doc.get(name) for name in IDENTIFIERS]
     if profile_id is None:
         profile_id = ids.ulid(ctx.now)
-        ctx.tx.execute(
-            "INSERT INTO profiles (account, id, email, phone_number, external_id, anonymous_id, kx, doc, created,"
-            " updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (ctx.account, profile_id, *columns, dumps(doc), ctx.now, ctx.now),
-        )
+        ctx.tx.insert_profile(ctx.account, profile_id, doc, ctx.now)
     else:
-        ctx.tx.execute(
-            "UPDATE profiles SET email = ?, phone_number = ?, external_id = ?, anonymous_id = ?, kx = ?, doc = ?,"
-            " updated = ? WHERE account = ? AND id = ?",
-            (*columns, dumps(doc), ctx.now, ctx.account, profile_id),
-        )
-    row = get(ctx.tx, ctx.account, profile_id)
+        ctx.tx.update_profile(ctx.account, profile_id, doc, ctx.now)
+    row = ctx.tx.profile(ctx.account, profile_id)
     assert row is not None
     return row
 
@@ -292,7 +264,7 @@ def create_or_update_profile(ctx: Context) -> Reply:
     if problems:
         raise InvalidInput(*problems)
     _needs_identifier(attributes, profile_id)
-    if profile_id is not None and get(ctx.tx, ctx.account, profile_id) is None:
+    if profile_id is not None and ctx.tx.profile(ctx.account, profile_id) is None:
         raise NotFound(Problem(f"A profile with id {profile_id} does not exist.", pointer="/data/id"))
     row, created = upsert(ctx, profile_id, attributes, data.get("meta"), "/data", strict=True)
     return Reply(201 if created else 200, _profile_body(ctx, row))
@@ -313,7 +285,7 @@ def create_profile(ctx: Context) -> Reply:
 
 
 def get_profile(ctx: Context) -> Reply:
-    row = get(ctx.tx, ctx.account, ctx.path["id"])
+    row = ctx.tx.profile(ctx.account, ctx.path["id"])
     if row is None:
         raise NotFound(f"A profile with id {ctx.path['id']} does not exist.")
     return Reply(200, _profile_body(ctx, row))
@@ -328,7 +300,7 @@ def update_profile(ctx: Context) -> Reply:
                 f"data.id ({data.get('id')!r}) must be the id in the path ({profile_id}).", pointer="/data/id"
             )
         )
-    row = get(ctx.tx, ctx.account, profile_id)
+    row = ctx.tx.profile(ctx.account, profile_id)
     if row is None:
         raise NotFound(f"A profile with id {profile_id} does not exist.")
     attributes = data.get("attributes", {})
@@ -341,12 +313,9 @@ def update_profile(ctx: Context) -> Reply:
         value = attributes.get(name)
         if value is None:
             continue
-        other = ctx.tx.execute(
-            f"SELECT id FROM profiles WHERE account = ? AND {_COLUMNS[name]} = ? AND id != ?",
-            (ctx.account, value, profile_id),
-        ).fetchone()
+        other = ctx.tx.other_profile_holding(ctx.account, name, value, profile_id)
         if other is not None:
-            raise _conflict([(name, value, other["id"])], f"/data/attributes/{name}")
+            raise _conflict([(name, value, other)], f"/data/attributes/{name}")
     before = json.loads(row["doc"])
     doc = merge(before, attributes, data.get("meta"))
     ctx.done("/data", "updated" if doc != before else "unchanged", profile_id)
@@ -374,7 +343,7 @@ _SORT_KEYS: dict[str, Callable[[sqlite3.Row], Any]] = {
 
 
 def get_profiles(ctx: Context) -> Reply:
-    rows = ctx.tx.execute("SELECT * FROM profiles WHERE account = ? ORDER BY id", (ctx.account,)).fetchall()
+    rows = ctx.tx.profiles(ctx.account)
     rows = [row for row in rows if filters.matches(ctx.query.filter, _filterable(row))]
     if ctx.query.sort:
         key = _SORT_KEYS.get(ctx.query.sort.lstrip("-"), lambda r: r["id"])

@@ -7,14 +7,16 @@ names it; the app joins the two into the request's observations. ``Context.note`
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contracts.traffic import Outcome
 
 from .query import Query
 from .spec import Operation
+
+if TYPE_CHECKING:  # the store imports this module
+    from .store import Tx
 
 
 @dataclass
@@ -58,7 +60,7 @@ class Done:
 
 @dataclass
 class Context:
-    tx: sqlite3.Connection
+    tx: Tx
     account: str
     operation: Operation
     path: dict[str, str]

@@ -6,14 +6,16 @@ before its response is sent, so a 2xx survives a restart or a ``kill -9``. Every
 rows carry the account id, and nothing reads across accounts.
 
 - ``_schema``: the tables. ``_database``: the connection, the lock and ``transaction()``.
+- ``_tx``: ``Tx``, one request's transaction as the API's handlers use it (``Store.writing()``): the profile,
+  metric, event and job statements they need, each a named method, and the request log's inserts.
 - ``Store`` (here): accounts, the request log with its ledger and observations, reset, export and import.
 - ``_inspect``: reading what was received (request log, ledger, observations, the dashboard's pages).
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from contracts.traffic import Observation, RequestRecord
@@ -22,6 +24,7 @@ from ..types import LedgerEntry, Note
 from ._database import Database, account_id, dumps, mask
 from ._inspect import REQUEST_FILTERS, Inspection, Member, Page, loads
 from ._schema import ACCOUNT_TABLES
+from ._tx import Tx
 
 __all__ = [
     "ACCOUNT_TABLES",
@@ -30,6 +33,7 @@ __all__ = [
     "Member",
     "Page",
     "Store",
+    "Tx",
     "account_id",
     "dumps",
     "loads",
@@ -37,74 +41,29 @@ __all__ = [
 ]
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 class Store(Database, Inspection):
-    """The emulator's database: ``transaction()`` for handlers, methods for everything else."""
+    """The emulator's database: ``writing()`` for the API's handlers, methods for everything else."""
+
+    @contextmanager
+    def writing(self) -> Iterator[Tx]:
+        """A request handler's transaction: ``transaction()`` behind the named statements of ``Tx``."""
+        with self.transaction() as conn:
+            yield Tx(conn)
 
     def log(
         self,
         record: RequestRecord,
         observations: Sequence[Observation] = (),
         notes: Sequence[Note] = (),
-        tx: sqlite3.Connection | None = None,
+        tx: Tx | None = None,
     ) -> None:
         """Log one request with what it carried and the ledger lines it caused, in ``tx`` or a transaction of its
         own. ``record.seq`` is ignored: the log numbers requests as they are written."""
         if tx is None:
-            with self.transaction() as own:
-                self.log(record, observations, notes, own)
+            with self.writing() as own:
+                own.log_request(record, observations, notes)
             return
-        row = record.to_dict()
-        row["errors"] = dumps(row["errors"]) if row["errors"] else None
-        del row["seq"]
-        tx.execute(
-            "INSERT INTO requests (id, account, masked_key, method, path, query, operation, status, duration_ms,"
-            " request_body, response_body, errors, fault, received) VALUES (:id, :account, :masked_key, :method,"
-            " :path, :query, :operation, :status, :duration_ms, :request_body, :response_body, :errors, :fault,"
-            " :received)",
-            row,
-        )
-        if notes:
-            tx.executemany(
-                "INSERT INTO ledger (account, request_id, kind, reason, subject, details, at) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        record.account,
-                        record.id,
-                        n.kind,
-                        n.reason,
-                        n.subject,
-                        dumps(n.details),
-                        record.received,
-                    )
-                    for n in notes
-                ],
-            )
-        if observations and record.account is not None:
-            tx.executemany(
-                "INSERT INTO observations (account, request_id, idx, kind, member, email, phone_number,"
-                " profile_id, event_id, outcome, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        record.account,
-                        record.id,
-                        o.index,
-                        o.kind,
-                        o.member,
-                        _text(o.identifiers.get("email")),
-                        _text(o.identifiers.get("phone_number")),
-                        o.profile_id,
-                        o.event_id,
-                        o.outcome,
-                        dumps(o.to_dict() | {"request_id": record.id}),
-                    )
-                    for o in observations
-                ],
-            )
+        tx.log_request(record, observations, notes)
 
     def open_account(self, api_key: str, now: float) -> str:
         account = account_id(api_key)
