@@ -28,119 +28,27 @@ import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from ._catalog import METRIC_NAMES, PROFILE_PROPERTIES
 from ._klaviyo import match_operation
 from ._schemas import metric_schema, profile_refresh_schema
+from ._story import Seen, at, story
 from .report import MISSING, RULES, Report, Violation, junit
-from .traffic import Observation, Traffic
+from .traffic import Traffic
 
 __all__ = ["RULES", "Report", "Violation", "junit", "story", "verify"]
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-@dataclass
-class Seen:
-    """One thing Klaviyo received for a member: an event or a refresh, in arrival order."""
-
-    kind: str  # event or refresh
-    request: int
-    order: int
-    member: str | None
-    metric: str | None = None
-    properties: dict[str, Any] = field(default_factory=dict)
-    unique_id: str | None = None
-    profile: dict[str, Any] = field(default_factory=dict)  # attributes sent with it
-    pointer: str = ""
-    same_request_refresh: dict[str, Any] | None = None
-
-    def violation(
-        self, rule: str, message: str, pointer: str | None = None, value: Any = None, expected: Any = None
-    ) -> Violation:
-        return Violation(
-            rule,
-            message,
-            self.member,
-            self.request,
-            self.pointer if pointer is None else pointer,
-            self.unique_id,
-            value,
-            expected,
-        )
-
-
-def _at(document: Any, pointer: str) -> Any:
-    """The value at a JSON pointer, or ``"(missing)"``."""
-    for part in pointer.split("/")[1:] if pointer else []:
-        key = part.replace("~1", "/").replace("~0", "~")
-        if isinstance(document, dict) and key in document:
-            document = document[key]
-        elif isinstance(document, list) and key.isdigit() and int(key) < len(document):
-            document = document[int(key)]
-        else:
-            return MISSING
-    return document
-
-
-def _carries_refresh(attributes: dict[str, Any]) -> bool:
-    properties = attributes.get("properties")
-    return isinstance(properties, dict) and bool(properties.keys() & set(PROFILE_PROPERTIES))
-
-
-def story(traffic: Traffic) -> list[Seen]:
-    """Events and refreshes of the accepted requests, in the order Klaviyo saw them.
-
-    An event's profile attributes that carry the refresh properties count as a refresh after the events sent
-    with them; a profile endpoint's attributes are a refresh; subscriptions are neither.
-    """
-    accepted = {r.id: r.seq for r in traffic.requests if r.accepted}
-    by_request: dict[str, list[Observation]] = defaultdict(list)
-    for seen in traffic.observations:
-        if seen.request_id in accepted:
-            by_request[seen.request_id].append(seen)
-    found: list[Seen] = []
-
-    def add(kind: str, seen: Observation, **values: Any) -> None:
-        found.append(Seen(kind, accepted[seen.request_id], len(found) + 1, seen.member, **values))
-
-    for request_id in sorted(by_request, key=accepted.__getitem__):
-        block: Observation | None = None
-        for seen in sorted(by_request[request_id], key=lambda o: o.index):
-            if seen.kind == "event":
-                profile = block.attributes if block is not None else {}
-                add(
-                    "event",
-                    seen,
-                    metric=seen.metric,
-                    properties=seen.properties,
-                    unique_id=seen.unique_id,
-                    profile=profile,
-                    pointer=seen.pointer,
-                    same_request_refresh=profile if _carries_refresh(profile) else None,
-                )
-                continue
-            if block is not None and _carries_refresh(block.attributes):
-                add("refresh", block, profile=block.attributes, pointer=f"{block.pointer}/attributes")
-            block = None
-            if seen.kind == "profile" and seen.refresh:
-                add("refresh", seen, profile=seen.attributes, pointer=f"{seen.pointer}/attributes")
-            elif seen.kind == "profile":
-                block = seen
-        if block is not None and _carries_refresh(block.attributes):
-            add("refresh", block, profile=block.attributes, pointer=f"{block.pointer}/attributes")
-    return found
-
-
 # -- the rules -------------------------------------------------------------------------------------------------
 
 
-def metric_payloads(story: list[Seen]) -> Iterator[Violation]:
+def metric_payloads(seen: list[Seen]) -> Iterator[Violation]:
     """``metric-payload``: standard metrics against their schemas; near-misses of a standard name."""
     lowered = {name.lower(): name for name in METRIC_NAMES}
-    for s in story:
+    for s in seen:
         if s.kind != "event" or s.metric is None:
             continue
         if s.metric in METRIC_NAMES:
@@ -149,7 +57,7 @@ def metric_payloads(story: list[Seen]) -> Iterator[Violation]:
                     "metric-payload",
                     f"{s.metric}: {v.message}",
                     f"{s.pointer}/properties{v.pointer}",
-                    _at(s.properties, v.pointer),
+                    at(s.properties, v.pointer),
                     v.expected,
                 )
             continue
@@ -166,9 +74,9 @@ def metric_payloads(story: list[Seen]) -> Iterator[Violation]:
             )
 
 
-def system_segments(story: list[Seen]) -> Iterator[Violation]:
+def system_segments(seen: list[Seen]) -> Iterator[Violation]:
     """``no-system-segment``: TRIFFT's system segments are never sent."""
-    for s in story:
+    for s in seen:
         if s.metric in ("Added to segment", "Removed from segment") and (
             s.properties.get("type") == "INTERNAL"
             or str(s.properties.get("slug", "")).startswith("internal-")
@@ -241,7 +149,7 @@ def refreshes(member: str, timeline: list[Seen]) -> Iterator[Violation]:
                 refresh.request,
                 f"{refresh.pointer}{v.pointer}",
                 s.unique_id,
-                _at(refresh.profile, v.pointer),
+                at(refresh.profile, v.pointer),
                 v.expected,
             )
         touched_later = any(
@@ -388,11 +296,11 @@ def duplicates(member: str, timeline: list[Seen]) -> Iterator[Violation]:
             )
 
 
-def coverage(story: list[Seen]) -> tuple[Counter[str], set[str]]:
+def coverage(seen: list[Seen]) -> tuple[Counter[str], set[str]]:
     """The metrics sent (with counts) and the refresh attributes seen."""
-    metrics: Counter[str] = Counter(s.metric for s in story if s.kind == "event" and s.metric)
+    metrics: Counter[str] = Counter(s.metric for s in seen if s.kind == "event" and s.metric)
     attributes: set[str] = set()
-    for s in story:
+    for s in seen:
         if s.kind == "refresh":
             attributes |= {k for k in ("locale", "external_id") if k in s.profile}
             attributes |= set(s.profile.get("properties") or {}) & set(PROFILE_PROPERTIES)
