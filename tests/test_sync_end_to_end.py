@@ -63,7 +63,7 @@ def _assert_arrived_complete(events: list[dict[str, Any]], state: dict[str, Any]
             standard.add(event["event_id"])
             assert mapped.profile is not None
             last[event["member"]["id"]] = (event, mapped.profile)
-    assert standard and webhooks and broken and last
+    assert standard and webhooks and last
 
     recorded = Counter(row["unique_id"] for row in state["events"])
     assert set(recorded) == standard | webhooks
@@ -99,6 +99,7 @@ def test_traffic_arrives_complete_and_once_through_5xx_and_429(seed: int, edge: 
     events = list(generate(2500, seed=seed, members=120, edge=edge))
     emulator, summary = _in_process(events, f"5xx=0.1,429=0.1,seed={seed}")
     _assert_arrived_complete(events, emulator.store.export(account_id(KEY)), summary)
+    assert bool(summary.dead) is edge, "only edge traffic holds webhooks Klaviyo must refuse"
     statuses = Counter(row["status"] for row in emulator.store.export(account_id(KEY))["requests"])
     assert statuses[429] > 0 and sum(n for status, n in statuses.items() if status >= 500) > 0
     assert summary.retries > 0 and summary.throttled_waits > 0 and summary.bulk_jobs > 0
@@ -122,3 +123,17 @@ def test_traffic_arrives_complete_over_a_real_socket(emulator_url: str) -> None:
         injected = control.get("/_emulator/faults").json()["injected"]
     assert injected > 0
     _assert_arrived_complete(events, state, summary)
+
+
+@pytest.mark.parametrize("seed", range(1, 21))
+def test_realistic_traffic_is_deliverable_whatever_the_seed(seed: int) -> None:
+    """Realistic is a promise: ``generate`` without ``--edge`` never makes input Klaviyo must refuse."""
+    events = list(generate(400, seed=seed, members=40))
+    emulator = Emulator(rate_limits="off")
+    summary = _sync(events, "http://klaviyo.test", httpx.ASGITransport(create_app(emulator)))
+    assert summary.ok, [dead for dead in summary.dead]
+    # Two members may share an email (a family); the profile import's 409 is how the sync learns it and retries.
+    refused = {
+        (r.status, r.errors[0]["code"]) for r in emulator.store.requests(account_id(KEY)) if r.status >= 400
+    }
+    assert refused <= {(409, "duplicate_profile")}

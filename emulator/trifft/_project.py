@@ -186,11 +186,18 @@ WEBHOOK_EVENTS: Final = (
 _EVENT_TEMPLATE: Final = """{"data": {"type": "event", "attributes": {
   "metric": {"data": {"type": "metric", "attributes": {"name": "%s"}}},
   "profile": {"data": {"type": "profile",
-    "attributes": {"external_id": "{{ member.id }}", "email": "{{ member.email }}"}}},
+    "attributes": %s}},
   "properties": {"trfft_loyalty_id": "{{ member.id }}", "first_name": "{{ member.param.first_name }}", %s},
   "time": "{{ event.created_at | date('c') }}",
   "unique_id": "{{ event.id }}"
 }}}"""
+
+#: How a webhook names the member. Realistic projects key it by TRIFFT's member id; edge projects also send the
+#: email, which renders "" for a phone-only member and makes Klaviyo refuse the event (a real integration bug).
+_PROFILE_SNIPPETS: Final = (
+    '{"external_id": "{{ member.id }}"}',
+    '{"external_id": "{{ member.id }}", "email": "{{ member.email }}"}',
+)
 
 _PROPERTY_SNIPPETS: Final = (
     '"points": {{ member.points }}',
@@ -228,7 +235,7 @@ def new_webhook(src: Source, edge: bool = False) -> dict[str, Any]:
             "Accept": "application/vnd.api+json",
         },
         "authorization": authorization,
-        "template": _EVENT_TEMPLATE % (metric, snippet),
+        "template": _EVENT_TEMPLATE % (metric, _PROFILE_SNIPPETS[edge], snippet),
     }
 
 
