@@ -38,9 +38,9 @@ from .errors import (
     PermissionDenied,
     Problem,
     ServerError,
-    Throttled,
     UnsupportedMediaType,
 )
+from .faults import fault_response
 from .state import Emulator
 from .store import Tx, account_id, dumps, mask
 from .types import Context, Done, Note, Reply
@@ -233,7 +233,7 @@ async def _serve(emulator: Emulator, request: Request, operation: spec.Operation
             await emulator.sleep(decision.latency_ms / 1000)
         if decision.status is not None:
             record["fault"] = str(decision.status)
-            return _finish(emulator, record, started, _fault_response(decision.status))
+            return _finish(emulator, record, started, fault_response(decision.status))
         parsed_query = query.parse(operation, request.query_params.multi_items())
         body = _parse_body(operation, request, raw, read) if request.method in ("POST", "PATCH") else None
         base = str(request.base_url).rstrip("/")
@@ -253,7 +253,7 @@ async def _serve(emulator: Emulator, request: Request, operation: spec.Operation
             reply = HANDLERS[operation.operation_id](ctx)
             if decision.after:
                 record["fault"] = "500 after processing"
-                response = _fault_response(500)
+                response = fault_response(500)
             else:
                 response = _json(reply.status, reply.body, {**headers, **reply.headers})
             observations = _observed(request, body, ctx.outcomes) if body is not None else []
@@ -264,21 +264,6 @@ async def _serve(emulator: Emulator, request: Request, operation: spec.Operation
         response = _json(error.status, body, {**headers, **error.headers})
         record["errors"] = body["errors"]
         return _finish(emulator, record, started, response, _rejected(request, read, error))
-
-
-def _fault_response(status: int) -> Response:
-    if status == 502:
-        return Response("<html><body><h1>502 Bad Gateway</h1></body></html>", 502, media_type="text/html")
-    if status == 429:
-        throttled = Throttled(
-            Problem("Request was throttled. Expected available in 1 second.", pointer="/data/"),
-            headers={"Retry-After": "1"},
-        )
-        return _json(429, throttled.body(), throttled.headers)
-    error = ServerError(Problem("Injected fault: the emulator was told to fail this request."))
-    body = error.body()
-    body["errors"][0]["status"] = status
-    return _json(status, body)
 
 
 def _finish(

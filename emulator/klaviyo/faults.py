@@ -9,11 +9,15 @@ give the same faults.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from starlette.responses import Response
+
+from .errors import Problem, ServerError, Throttled
 from .spec import operations
 
 KEYS = {
@@ -118,3 +122,20 @@ class Faults:
         if decision.status is not None or decision.after:
             self.injected += 1
         return decision
+
+
+def fault_response(status: int) -> Response:
+    """What an injected fault answers: a 502 from a gateway (HTML), a 429 with ``Retry-After``, or a JSON:API 5xx."""
+    if status == 502:
+        return Response("<html><body><h1>502 Bad Gateway</h1></body></html>", 502, media_type="text/html")
+    if status == 429:
+        error: Throttled | ServerError = Throttled(
+            Problem("Request was throttled. Expected available in 1 second.", pointer="/data/"),
+            headers={"Retry-After": "1"},
+        )
+    else:
+        error = ServerError(Problem("Injected fault: the emulator was told to fail this request."))
+    body = error.body()
+    body["errors"][0]["status"] = status
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return Response(content, status, headers=error.headers, media_type="application/vnd.api+json")
