@@ -60,6 +60,8 @@ class RequestRecord:
     errors: list[dict[str, Any]] = field(default_factory=list)
     request_body: str | None = None
     response_body: str | None = None
+    #: The request's headers as sent, but for credentials (``Authorization``, ``Cookie``), which are never kept.
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def accepted(self) -> bool:
@@ -90,6 +92,7 @@ class RequestRecord:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in row.items() if k in known}
         values["errors"] = list(values.get("errors") or [])
+        values["headers"] = dict(values.get("headers") or {})
         values["query"] = values.get("query") or ""
         return cls(**values)
 
@@ -145,6 +148,15 @@ class Traffic:
     requests: list[RequestRecord]
     observations: list[Observation]
     unreadable: list[tuple[RequestRecord, str]] = field(default_factory=list)
+
+
+#: Request headers never kept in a log.
+SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+
+def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A request's headers as a log keeps them: lower-case names, credentials left out."""
+    return {name.lower(): value for name, value in headers.items() if name.lower() not in SECRET_HEADERS}
 
 
 class Unreadable(ValueError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -183,6 +184,46 @@ def test_a_file_store_keeps_what_was_written_after_it_is_closed(tmp_path: Path) 
     ) as http:
         assert reads(http) == before
     store.close()
+
+
+def test_a_file_made_before_request_headers_were_kept_opens_and_keeps_working(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE requests (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, account TEXT,"
+        " masked_key TEXT, method TEXT NOT NULL, path TEXT NOT NULL, query TEXT NOT NULL, operation TEXT,"
+        " status INTEGER NOT NULL, duration_ms REAL NOT NULL, request_body TEXT, response_body TEXT, errors TEXT,"
+        " fault TEXT, received REAL NOT NULL)"
+    )
+    old.commit()
+    old.close()
+    store = Store(str(path))
+    with httpx.Client(
+        transport=InProcessTransport(create_app(Emulator(store=store, rate_limits="off"))),
+        base_url="http://klaviyo.test",
+        headers=HEADERS,
+    ) as http:
+        fill(http, 1)
+    [logged, *_] = store.requests(account_id(API_KEY))
+    assert logged.headers["revision"] == HEADERS["revision"]
+    store.close()
+
+
+def test_the_request_log_keeps_headers_but_never_the_api_key(tmp_path: Path) -> None:
+    path = tmp_path / "klaviyo.db"
+    store = Store(str(path))
+    with httpx.Client(
+        transport=InProcessTransport(create_app(Emulator(store=store, rate_limits="off"))),
+        base_url="http://klaviyo.test",
+        headers={**HEADERS, "Cookie": "session=secret-cookie"},
+    ) as http:
+        fill(http, 2)
+    logged = store.requests(account_id(API_KEY))
+    store.close()
+    assert logged and all("authorization" not in r.headers and "cookie" not in r.headers for r in logged)
+    assert all(r.headers["content-type"] == HEADERS["Content-Type"] for r in logged if r.method == "POST")
+    written = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert API_KEY.encode() not in written and b"secret-cookie" not in written
 
 
 @pytest.fixture

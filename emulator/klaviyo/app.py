@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from contracts import NEWEST_REVISION, OLDEST_REVISION
-from contracts.traffic import Observation, RequestRecord, observe
+from contracts.traffic import Observation, RequestRecord, kept_headers, observe
 
 from . import control, documents, events, jobs, profiles, query, spec
 from .errors import (
@@ -209,6 +209,7 @@ def _record(
         "query": request.url.query,
         "operation": operation,
         "request_body": _text(raw),
+        "headers": kept_headers(request.headers),
         "fault": None,
         "received": received,
         **fields,

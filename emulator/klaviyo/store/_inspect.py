@@ -59,6 +59,8 @@ def _where(account: str | None, column: str = "account") -> tuple[str, list[Any]
 def _record(row: sqlite3.Row) -> RequestRecord:
     values = dict(row)
     values["errors"] = _errors(values.get("errors"))
+    headers = loads(values.get("headers"))
+    values["headers"] = headers if isinstance(headers, dict) else {}
     return RequestRecord.from_dict(values)
 
 

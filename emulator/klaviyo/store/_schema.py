@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS requests (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, account TEXT, masked_key TEXT,
     method TEXT NOT NULL, path TEXT NOT NULL, query TEXT NOT NULL, operation TEXT, status INTEGER NOT NULL,
     duration_ms REAL NOT NULL, request_body TEXT, response_body TEXT, errors TEXT, fault TEXT,
-    received REAL NOT NULL);
+    received REAL NOT NULL, headers TEXT);
 CREATE INDEX IF NOT EXISTS requests_account ON requests (account, seq);
 CREATE INDEX IF NOT EXISTS requests_id ON requests (id);
 CREATE TABLE IF NOT EXISTS ledger (
@@ -43,6 +43,9 @@ CREATE INDEX IF NOT EXISTS observations_account ON observations (account, seq);
 CREATE INDEX IF NOT EXISTS observations_profile ON observations (account, profile_id);
 CREATE INDEX IF NOT EXISTS observations_request ON observations (request_id);
 """
+
+#: Columns added since a table was first released: a database file made by an older version gets them on open.
+ADDED_COLUMNS = (("requests", "headers", "TEXT"),)
 
 #: Tables that belong to an account, in the order an export lists them.
 ACCOUNT_TABLES = ("profiles", "metrics", "events", "jobs", "requests", "ledger", "observations")

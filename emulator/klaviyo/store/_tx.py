@@ -206,12 +206,13 @@ class Tx:
         """The request's line in the log, its ledger lines and its observations (``Store.log``)."""
         row = record.to_dict()
         row["errors"] = dumps(row["errors"]) if row["errors"] else None
+        row["headers"] = dumps(row["headers"]) if row["headers"] else None
         del row["seq"]
         self._conn.execute(
             "INSERT INTO requests (id, account, masked_key, method, path, query, operation, status, duration_ms,"
-            " request_body, response_body, errors, fault, received) VALUES (:id, :account, :masked_key, :method,"
-            " :path, :query, :operation, :status, :duration_ms, :request_body, :response_body, :errors, :fault,"
-            " :received)",
+            " request_body, response_body, errors, fault, received, headers) VALUES (:id, :account, :masked_key,"
+            " :method, :path, :query, :operation, :status, :duration_ms, :request_body, :response_body, :errors,"
+            " :fault, :received, :headers)",
             row,
         )
         if notes:
