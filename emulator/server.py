@@ -28,16 +28,26 @@ def create_app(emulator: Emulator | None = None) -> Starlette:
 
 
 class RunningEmulator:
-    """A uvicorn server on 127.0.0.1 (a free port unless one is given), serving ``emulator`` until ``stop()``."""
+    """A uvicorn server on 127.0.0.1 (a free port unless one is given), serving ``emulator`` until ``stop()``;
+    ``app`` serves something else built on the same state (the proxy)."""
 
-    def __init__(self, emulator: Emulator | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        emulator: Emulator | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        app: Starlette | None = None,
+    ) -> None:
         self.emulator = emulator or Emulator()
         # Bound here and handed to uvicorn: probing for a free port and binding it later lets another process
         # take it in between (tests run in parallel).
         self._socket = socket.create_server((host, port))
         self.host, self.port = host, self._socket.getsockname()[1]
         config = uvicorn.Config(
-            create_app(self.emulator), log_level="warning", access_log=False, lifespan="off"
+            app or create_app(self.emulator),
+            log_level="warning",
+            access_log=False,
+            lifespan="off" if app is None else "on",
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -112,6 +112,14 @@ def routes(emulator: Emulator) -> list[Route]:
         rows = [line.to_dict() for line in store.ledger(_account(request), after, limit)]
         return JSONResponse({"data": rows, "next_after": rows[-1]["seq"] if rows else after})
 
+    async def export(request: Request) -> Response:
+        # A recording: every exchange of one account as JSON Lines, oldest first (what `compare` re-sends).
+        account = _account(request)
+        if not account:
+            return _problem(400, "name the account: ?key=<API key> or ?account=<id>")
+        lines = "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in store.requests(account))
+        return Response(lines, media_type="application/x-ndjson")
+
     async def observations(request: Request) -> Response:
         try:
             after, limit = _after(request)
@@ -171,6 +179,7 @@ def routes(emulator: Emulator) -> list[Route]:
         Route("/_emulator/requests", requests_),
         Route("/_emulator/ledger", ledger),
         Route("/_emulator/observations", observations),
+        Route("/_emulator/export", export),
         Route("/_emulator/reset", reset, methods=["POST"]),
         Route("/_emulator/state", state, methods=["GET", "PUT"]),
         Route("/_emulator/faults", faults, methods=["GET", "PUT"]),
