@@ -344,15 +344,15 @@ def _sync(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
-    from emulator.klaviyo.limits import parse_mode
     from sync.delivery import Syncer
+    from sync.limiter import parse_rate_limits
     from sync.outbox import Outbox
 
     base_url, api_key = _target(args)
     if not api_key:
         return _fail("sync", "no API key: pass --api-key or set KLAVIYO_API_KEY")
     try:
-        factor = parse_mode(args.rate_limits)
+        factor = parse_rate_limits(args.rate_limits)
     except ValueError as exc:
         return _fail("sync", str(exc))
     try:
