@@ -302,36 +302,6 @@ def _emulator(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_events(path: str) -> tuple[list[dict[str, object]], list[str]]:
-    """Valid events and one message per bad line, naming the file, the line and the field."""
-    from contracts import event_schema, parse_json
-    from contracts._errors import MalformedPayload
-
-    schema = event_schema()
-    name = "<stdin>" if path == "-" else path
-    stream = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
-    events, problems = [], []
-    with stream:
-        for number, line in enumerate(stream, 1):
-            if not line.strip():
-                continue
-            try:
-                event = parse_json(line, source=f"{name}:{number}")
-            except MalformedPayload as error:
-                problems.append(f"{name}:{number}:{error.column}: not JSON: {error.reason}; line skipped")
-                continue
-            violations = schema.validate(event)
-            if violations:
-                first = violations[0]
-                more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
-                problems.append(
-                    f"{name}:{number}: {first.pointer or '/'}: {first.message}{more}; line skipped"
-                )
-                continue
-            events.append(event)
-    return events, problems
-
-
 def _target(args: argparse.Namespace) -> tuple[str, str | None]:
     """Base URL and API key: the flags, else $KLAVIYO_BASE_URL and $KLAVIYO_API_KEY; the emulator by default."""
     base_url = args.base_url or os.environ.get("KLAVIYO_BASE_URL") or "http://127.0.0.1:8525"
@@ -347,6 +317,7 @@ def _sync(args: argparse.Namespace) -> int:
     from sync.delivery import Syncer
     from sync.limiter import parse_rate_limits
     from sync.outbox import Outbox
+    from sync.source import read_events
 
     base_url, api_key = _target(args)
     if not api_key:
@@ -356,7 +327,7 @@ def _sync(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail("sync", str(exc))
     try:
-        events, problems = _read_events(args.input)
+        events, problems = read_events(args.input)
     except OSError as exc:
         return _fail("sync", f"cannot read {args.input}: {exc.strerror}")
     console = Console(stderr=True, soft_wrap=True)  # one line per bad input line, whatever the width
@@ -444,26 +415,6 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _load_replay(path: str) -> list[dict[str, object]]:
-    """Events from a saved event, a JSON list of events, or JSON Lines; ValueError names the file and line."""
-    from contracts import parse_json
-    from contracts._errors import MalformedPayload
-
-    with open(path, encoding="utf-8") as source:
-        text = source.read()
-    try:
-        document = parse_json(text, source=path)
-    except MalformedPayload:
-        events, problems = _read_events(path)
-        if problems:
-            raise ValueError(problems[0].removesuffix("; line skipped")) from None
-        return events
-    items = document if isinstance(document, list) else [document]
-    if not all(isinstance(item, dict) for item in items):
-        raise ValueError(f"{path}: expected a TRIFFT event, a list of them, or JSON Lines")
-    return items
-
-
 def _what(observations: list[Observation]) -> str:
     """A few words on what a request carried: the metric and member of an event, the profile refreshed."""
     events = [o for o in observations if o.kind == "event"]
@@ -479,27 +430,22 @@ def _replay(args: argparse.Namespace) -> int:
     import asyncio
     import secrets
 
-    from contracts import event_schema
     from contracts.verifier import verify
     from emulator.client import EmulatorClient
     from emulator.server import RunningEmulator
     from emulator.trifft import generate
     from sync.delivery import Summary, Syncer
+    from sync.source import load_events
 
     if (args.file is None) == (args.seed is None):
         return _fail("replay", "give a FILE or --seed (one of them)")
     if args.file is not None:
         try:
-            events = _load_replay(args.file)
+            events = load_events(args.file)
         except OSError as exc:
             return _fail("replay", f"cannot read {args.file}: {exc.strerror}")
         except ValueError as exc:
             return _fail("replay", str(exc))
-        schema = event_schema()
-        for index, event in enumerate(events, 1):
-            problems = schema.validate(event)
-            if problems:
-                return _fail("replay", f"{args.file}: event {index}: {problems[0]}")
     else:
         events = list(generate(args.count, seed=args.seed, members=args.members, edge=args.edge))
     running = None if args.base_url else RunningEmulator().start()

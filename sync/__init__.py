@@ -1,11 +1,13 @@
 """The sync core: TRIFFT member events in, Klaviyo API calls out, as TRIFFT's standard integration does.
 
 ``mapping`` is pure (``map_event``); ``delivery.Syncer`` sends what it maps, per member in order, through the
-durable ``outbox``, the client-side ``limiter`` and shared ``bulk`` jobs; ``trifft-klaviyo sync`` runs it.
+durable ``outbox``, the client-side ``limiter`` and shared ``bulk`` jobs; ``source`` reads saved events
+(``read_events``, ``load_events``); ``trifft-klaviyo sync`` runs it.
 """
 
 from __future__ import annotations
 
 from .mapping import Mapped, Subscription, map_event, profile_attributes
+from .source import load_events, read_events
 
-__all__ = ["Mapped", "Subscription", "map_event", "profile_attributes"]
+__all__ = ["Mapped", "Subscription", "load_events", "map_event", "profile_attributes", "read_events"]
