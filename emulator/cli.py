@@ -232,7 +232,7 @@ def _demo(args: argparse.Namespace) -> int:
         markup=False,
     )
     for dead in summary.dead[:5]:
-        console.print(f"  dead letter ({dead['kind']}): {dead['reason']}", markup=False, highlight=False)
+        console.print(f"  dead letter ({dead.kind}): {dead.reason}", markup=False, highlight=False)
     report = verify(fetch(running.url, api_key))
     console.print(report.text(), markup=False, highlight=False)
     console.print(
@@ -372,8 +372,7 @@ def _sync(args: argparse.Namespace) -> int:
     )
     for dead in summary.dead:
         console.print(
-            f"dead letter: event {dead['event_id']} ({dead['kind']}, member {dead['member_id']}): "
-            f"{dead['reason']}",
+            f"dead letter: event {dead.event_id} ({dead.kind}, member {dead.member_id}): {dead.reason}",
             markup=False,
             highlight=False,
         )
@@ -489,7 +488,7 @@ def _replay(args: argparse.Namespace) -> int:
         for said in notes.get(record.id, []):
             print(f"    {said}")
     for dead in summary.dead:
-        print(f"dead letter ({dead['kind']} {dead['event_id']}): {dead['reason']}")
+        print(f"dead letter ({dead.kind} {dead.event_id}): {dead.reason}")
     report = verify(traffic)
     print(report.text())
     return 0 if report.ok and summary.ok else 1

@@ -8,6 +8,15 @@ durable ``outbox``, the client-side ``limiter`` and shared ``bulk`` jobs; ``sour
 from __future__ import annotations
 
 from .mapping import Mapped, Subscription, map_event, profile_attributes
+from .outbox import DeadLetter
 from .source import load_events, read_events
 
-__all__ = ["Mapped", "Subscription", "load_events", "map_event", "profile_attributes", "read_events"]
+__all__ = [
+    "DeadLetter",
+    "Mapped",
+    "Subscription",
+    "load_events",
+    "map_event",
+    "profile_attributes",
+    "read_events",
+]

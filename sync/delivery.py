@@ -26,7 +26,7 @@ from . import bulk
 from .errors import Exhausted, Rejected, Throttled, Transient, Unauthorized
 from .limiter import Limiter
 from .mapping import Mapped, map_event
-from .outbox import Outbox, Pending
+from .outbox import DeadLetter, Outbox, Pending
 
 REVISION = "2026-07-15"
 BULK = "bulk_create_events"
@@ -47,7 +47,7 @@ class Summary:
     retries: int = 0
     throttled_waits: int = 0
     requests: int = 0
-    dead: list[dict[str, Any]] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
     pending: int = 0
     stopped: str | None = None  # why the run stopped early (Klaviyo unavailable, the key refused)
     seconds: float = 0.0

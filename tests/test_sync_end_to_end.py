@@ -70,8 +70,8 @@ def _assert_arrived_complete(events: list[dict[str, Any]], state: dict[str, Any]
     assert set(recorded.values()) == {1}, "exactly one Klaviyo event per TRIFFT event"
 
     assert summary.pending == 0
-    assert {dead["event_id"] for dead in summary.dead} == broken
-    assert all(dead["kind"] == "custom_webhook" for dead in summary.dead)
+    assert {dead.event_id for dead in summary.dead} == broken
+    assert all(dead.kind == "custom_webhook" for dead in summary.dead)
 
     profiles = {row["external_id"]: json.loads(row["doc"]) for row in state["profiles"]}
     for member, (event, refresh) in last.items():

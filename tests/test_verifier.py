@@ -51,7 +51,7 @@ def test_a_correct_producer_passes(klaviyo_emulator: KlaviyoEmulator) -> None:
         Syncer(klaviyo_emulator.url, klaviyo_emulator.api_key, rate_limits=None).run(STREAM)
     )
     # Only webhooks whose TRIFFT template renders "email": "" for a phone-only member are refused by Klaviyo.
-    assert {dead["kind"] for dead in summary.dead} <= {"custom_webhook"} and not summary.pending
+    assert {dead.kind for dead in summary.dead} <= {"custom_webhook"} and not summary.pending
     report = klaviyo_emulator.verify()
     assert report.ok, report.text()
     assert report.requests > 0 and sum(report.metrics.values()) > 0
