@@ -156,7 +156,7 @@ async def naive(url: str, key: str, outbox: Outbox, seconds: float, concurrency:
                 async with gate:
                     if mapped.webhook is not None:
                         await limiter.acquire("create_event")
-                        await http.post(mapped.webhook["path"], json=mapped.webhook["body"])
+                        await http.post(mapped.webhook.path, json=mapped.webhook.body)
                     elif mapped.metric is not None and mapped.skipped is None:
                         await limiter.acquire("create_event")
                         await http.post("/api/events", json=mapped.event_body())

@@ -7,7 +7,7 @@ durable ``outbox``, the client-side ``limiter`` and shared ``bulk`` jobs; ``sour
 
 from __future__ import annotations
 
-from .mapping import Mapped, Subscription, map_event, profile_attributes
+from .mapping import Mapped, Subscription, Webhook, map_event, profile_attributes
 from .outbox import DeadLetter
 from .source import load_events, read_events
 
@@ -15,6 +15,7 @@ __all__ = [
     "DeadLetter",
     "Mapped",
     "Subscription",
+    "Webhook",
     "load_events",
     "map_event",
     "profile_attributes",

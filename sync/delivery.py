@@ -239,9 +239,7 @@ class Syncer:
         try:
             if mapped.webhook is not None:
                 hook = mapped.webhook
-                await self._request(
-                    "create_event", hook["method"], hook["path"], hook["body"], hook["headers"]
-                )
+                await self._request("create_event", hook.method, hook.path, hook.body, hook.headers)
                 self.summary.webhooks_sent += 1
             else:
                 await self._standard(work)

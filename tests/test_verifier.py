@@ -111,7 +111,7 @@ def test_a_system_segment_event_is_caught(klaviyo_emulator: KlaviyoEmulator) -> 
 def test_a_refresh_after_a_custom_webhook_is_caught(klaviyo_emulator: KlaviyoEmulator) -> None:
     webhook = map_event(_first("custom_webhook"))
     assert webhook.webhook is not None
-    _post(klaviyo_emulator, webhook.webhook["path"], webhook.webhook["body"])
+    _post(klaviyo_emulator, webhook.webhook.path, webhook.webhook.body)
     member = _first("custom_webhook")
     refresh = map_event(
         {**member, "kind": "app_opened", "data": {"app_version": "1", "app_platform": "ios", "timestamp": 1}}
