@@ -22,13 +22,14 @@ from typing import Any
 
 import httpx
 
+import contracts
+
 from . import bulk
 from .errors import Exhausted, Rejected, Throttled, Transient, Unauthorized
 from .limiter import Limiter
 from .mapping import Mapped, map_event
 from .outbox import DeadLetter, Outbox, Pending
 
-REVISION = "2026-07-15"
 BULK = "bulk_create_events"
 
 
@@ -116,7 +117,7 @@ class Syncer:
         self.summary.duplicates = len(batch) - self.outbox.add(batch)
         headers = {
             "Authorization": f"Klaviyo-API-Key {self.api_key}",
-            "revision": REVISION,
+            "revision": contracts.KLAVIYO_REVISION,
             "Accept": "application/vnd.api+json",
         }
         async with httpx.AsyncClient(

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+import contracts
 from emulator.klaviyo import Emulator, create_app
 from emulator.klaviyo.store import account_id
 from emulator.trifft import generate
@@ -156,6 +157,13 @@ def _fail_first(times: int, answer: Callable[[], httpx.Response | Exception]) ->
         return None
 
     return script
+
+
+def test_every_request_names_the_revision_of_the_bundled_spec() -> None:
+    klaviyo = FakeKlaviyo()
+    _run(_syncer(klaviyo), _events(30, kinds=(*PLAIN, "profile_updated", "referral_invited")))
+    assert klaviyo.calls
+    assert {call.headers["revision"] for call in klaviyo.calls} == {contracts.KLAVIYO_REVISION}
 
 
 # -- retries ----------------------------------------------------------------------------------------------------
