@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from contracts import ALL_KINDS, KIND_BY_METRIC
-from contracts.traffic import Observation
 
 NOT_BUILT: dict[str, str] = {}
 
@@ -414,26 +413,9 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _what(observations: list[Observation]) -> str:
-    """A few words on what a request carried: the metric and member of an event, the profile refreshed."""
-    events = [o for o in observations if o.kind == "event"]
-    if len(events) == 1:
-        return f" ({events[0].metric!r} for member {events[0].member})"
-    refreshes = [o for o in observations if o.kind == "profile" and o.refresh]
-    if len(refreshes) == 1:
-        return f" (refresh of member {refreshes[0].member})"
-    return ""
-
-
 def _replay(args: argparse.Namespace) -> int:
-    import asyncio
-    import secrets
-
-    from contracts.verifier import verify
-    from emulator.client import EmulatorClient
-    from emulator.server import RunningEmulator
+    from emulator.replay import replay
     from emulator.trifft import generate
-    from sync.delivery import Summary, Syncer
     from sync.source import load_events
 
     if (args.file is None) == (args.seed is None):
@@ -447,51 +429,7 @@ def _replay(args: argparse.Namespace) -> int:
             return _fail("replay", str(exc))
     else:
         events = list(generate(args.count, seed=args.seed, members=args.members, edge=args.edge))
-    running = None if args.base_url else RunningEmulator().start()
-    base_url = args.base_url or (running.url if running else "")
-    api_key = f"pk_replay_{secrets.token_hex(6)}"
-    try:
-        # One request per event, so each event's fate is told on its own line; one run per event, so they go
-        # in the file's order (a single run keeps each member's order but interleaves members concurrently, and
-        # which of two members sharing an email wins would change from one replay to the next).
-        syncer = Syncer(base_url, api_key, rate_limits=None, batch=False)
-
-        async def in_order() -> Summary:
-            for event in events[:-1]:
-                await syncer.run([event])
-            return await syncer.run(events[-1:])
-
-        summary = asyncio.run(in_order())
-        client = EmulatorClient(base_url, api_key)
-        traffic, ledger = client.traffic(), client.ledger()
-    finally:
-        if running:
-            running.stop()
-    notes: dict[str, list[str]] = {}
-    for note in ledger:
-        notes.setdefault(note.request_id, []).append(f"{note.kind.replace('_', ' ')}: {note.reason}")
-    carried: dict[str, list[Observation]] = {}
-    for seen in traffic.observations:
-        carried.setdefault(seen.request_id, []).append(seen)
-    print(f"replayed {len(events)} TRIFFT events into {base_url} as account {api_key}")
-    for record in traffic.requests:
-        outcome = {201: "created", 200: "updated", 202: "accepted"}.get(record.status, "")
-        line = f"#{record.seq} {record.method} {record.path}{_what(carried.get(record.id, []))} -> {record.status}"
-        print(f"{line} {outcome}".rstrip())
-        for error in record.errors:
-            where = (
-                (error.get("source") or {}).get("pointer")
-                or (error.get("source") or {}).get("parameter")
-                or ""
-            )
-            print(f"    rejected: {error.get('detail')} {('at ' + where) if where else ''}".rstrip())
-        for said in notes.get(record.id, []):
-            print(f"    {said}")
-    for dead in summary.dead:
-        print(f"dead letter ({dead.kind} {dead.event_id}): {dead.reason}")
-    report = verify(traffic)
-    print(report.text())
-    return 0 if report.ok and summary.ok else 1
+    return replay(events, args.base_url)
 
 
 def _fail(command: str, message: str) -> int:
