@@ -6,7 +6,6 @@ import argparse
 import os
 import socket
 import sys
-import time
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -191,65 +190,9 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """The main job: emulator up, realistic TRIFFT traffic synced into it, verified, then keep serving."""
-    import asyncio
-    import socket
+    from emulator.demo import demo
 
-    from rich.console import Console
-    from rich.progress import Progress
-
-    from contracts.verifier import verify
-    from emulator.client import fetch
-    from emulator.klaviyo import Emulator
-    from emulator.server import RunningEmulator
-    from emulator.trifft import generate
-    from sync.delivery import Syncer
-
-    # soft_wrap: a line per message even when piped (rich would wrap at 80 columns, splitting URLs).
-    console = Console(soft_wrap=True)
-    port = args.port
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", port)) == 0:
-            console.print(f"port {port} is taken; using a free one")
-            port = 0
-    api_key = "pk_demo_trifft_0001"
-    running = RunningEmulator(Emulator(rate_limits="klaviyo"), port=port).start()
-    console.print(f"fake Klaviyo on {running.url} (in memory, Klaviyo's rate limits enforced)")
-    events = list(generate(args.count, seed=args.seed, members=args.members))
-    console.print(
-        f"fake TRIFFT: {len(events)} realistic member events for {args.members} members (seed {args.seed})"
-    )
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("syncing under Klaviyo's limits", total=len(events))
-        syncer = Syncer(running.url, api_key, progress=lambda n: progress.advance(task, n))
-        summary = asyncio.run(syncer.run(events))
-    console.print(
-        f"sync: {summary.events_sent} Klaviyo events ({summary.bulk_jobs} bulk jobs), {summary.refreshes} "
-        f"profile refreshes, {summary.webhooks_sent} custom webhooks, {summary.subscriptions} subscription "
-        f"changes, {summary.skipped} system-segment events ignored, {len(summary.dead)} dead letters, "
-        f"{summary.throttled_waits} throttled waits, in {summary.seconds:.1f}s",
-        markup=False,
-    )
-    for dead in summary.dead[:5]:
-        console.print(f"  dead letter ({dead.kind}): {dead.reason}", markup=False, highlight=False)
-    report = verify(fetch(running.url, api_key))
-    console.print(report.text(), markup=False, highlight=False)
-    console.print(
-        f"dashboard: {running.url}/  |  what arrived: {running.url}/_emulator/requests?key={api_key}  |  "
-        f"ledger: {running.url}/_emulator/ledger?key={api_key}",
-        markup=False,
-        highlight=False,
-    )
-    if args.exit:
-        running.stop()
-    else:
-        console.print("serving until Ctrl-C")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            running.stop()
-    return 0 if report.ok else 1
+    return demo(members=args.members, count=args.count, seed=args.seed, port=args.port, serve=not args.exit)
 
 
 def _emulator(args: argparse.Namespace) -> int:
