@@ -6,12 +6,10 @@ import argparse
 import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from contracts import ALL_KINDS, KIND_BY_METRIC
-
-NOT_BUILT: dict[str, str] = {}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -153,10 +151,6 @@ def _parser() -> _Parser:
     rep.add_argument("--members", type=_positive(1), default=3, help="with --seed: members (default 3)")
     rep.add_argument("--edge", action="store_true", help="with --seed: edge mode")
     rep.add_argument("--base-url", help="an emulator already running (default: a fresh one in this process)")
-
-    for name, what in NOT_BUILT.items():
-        sub = commands.add_parser(name, help=f"{what}: not built yet", add_help=True)
-        sub.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -388,21 +382,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "generate": _generate,
+    "demo": _demo,
+    "emulator": _emulator,
+    "sync": _sync,
+    "verify": _verify,
+    "replay": _replay,
+}
+
+
 def _main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "generate":
-        return _generate(args)
-    if args.command == "demo":
-        return _demo(args)
-    if args.command == "emulator":
-        return _emulator(args)
-    if args.command == "sync":
-        return _sync(args)
-    if args.command == "verify":
-        return _verify(args)
-    if args.command == "replay":
-        return _replay(args)
-    return _fail(args.command, f"{NOT_BUILT[args.command]} is not built yet")
+    return _COMMANDS[args.command](args)
 
 
 if __name__ == "__main__":
