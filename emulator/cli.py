@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -35,22 +34,6 @@ def _port(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
     return int(text)
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """A socket bound to host:port, so a busy port or unknown host is caught before the banner is printed."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    listener = socket.socket(family, kind, proto)
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(address)
-        listener.listen(2048)
-    except OSError:
-        listener.close()
-        raise
-    return listener
 
 
 def _kinds(values: Sequence[str]) -> list[str]:
@@ -192,10 +175,9 @@ def _demo(args: argparse.Namespace) -> int:
 def _emulator(args: argparse.Namespace) -> int:
     import logging
 
-    import uvicorn
-
     from emulator.klaviyo import Emulator, Faults, Store, create_app
     from emulator.klaviyo.limits import parse_mode
+    from emulator.server import listen, serve, url_of
 
     try:
         parse_mode(args.rate_limits)
@@ -203,7 +185,7 @@ def _emulator(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail("emulator", str(exc))
     try:
-        listener = _listen(args.host, args.port)
+        listener = listen(args.host, args.port)
     except OSError as exc:
         return _fail("emulator", f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
     try:
@@ -218,10 +200,7 @@ def _emulator(args: argparse.Namespace) -> int:
         faults=faults,
     )
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
-    config = uvicorn.Config(create_app(emulator), log_level="warning", access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
-    host, port = listener.getsockname()[:2]
-    where = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    where = url_of(listener)
     print(
         f"fake Klaviyo on {where} (state: {args.db or 'in memory'}, rate limits: {args.rate_limits}"
         f"{', faults: ' + args.faults if args.faults else ''}); control API at {where}/_emulator/health",
@@ -229,11 +208,8 @@ def _emulator(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        server.run(sockets=[listener])
-    except KeyboardInterrupt:
-        pass
+        serve(create_app(emulator), listener)
     finally:
-        listener.close()
         store.close()
     return 0
 
