@@ -250,9 +250,7 @@ def _sync(args: argparse.Namespace) -> int:
     except Exception as exc:
         return _fail("sync", f"cannot open state {args.state}: {exc}")
     with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task(
-            "syncing", total=len(events) + sum(outbox.counts().get("pending", 0) for _ in [0])
-        )
+        task = progress.add_task("syncing", total=len(events) + outbox.counts().get("pending", 0))
         syncer = Syncer(
             base_url,
             api_key,
@@ -272,29 +270,8 @@ def _sync(args: argparse.Namespace) -> int:
             return 130
         finally:
             outbox.close()
-    console.print(
-        f"{summary.received} events read, {len(problems)} bad lines skipped, {summary.duplicates} already "
-        f"in the outbox; {summary.events_sent} Klaviyo events sent ({summary.bulk_jobs} bulk jobs), "
-        f"{summary.refreshes} profile refreshes, {summary.webhooks_sent} custom webhooks, "
-        f"{summary.subscriptions} subscription changes, {summary.skipped} system-segment events ignored; "
-        f"{summary.retries} retries, {summary.throttled_waits} throttled waits, {summary.requests} "
-        f"requests in {summary.seconds:.1f}s",
-        markup=False,
-        highlight=False,
-    )
-    for dead in summary.dead:
-        console.print(
-            f"dead letter: event {dead.event_id} ({dead.kind}, member {dead.member_id}): {dead.reason}",
-            markup=False,
-            highlight=False,
-        )
-    if summary.pending:
-        why = summary.stopped or "Klaviyo kept failing"
-        console.print(
-            f"{summary.pending} events still pending ({why}); run again to resume",
-            markup=False,
-            highlight=False,
-        )
+    for line in summary.lines(bad_lines=len(problems)):
+        console.print(line, markup=False, highlight=False)
     return 0 if summary.ok and not problems else 1
 
 

@@ -17,7 +17,8 @@ from contracts.verifier import verify
 from emulator.client import EmulatorClient
 from emulator.klaviyo.types import LedgerEntry
 from emulator.server import RunningEmulator
-from sync.delivery import Summary, Syncer
+from sync.delivery import Syncer
+from sync.summary import Summary
 
 _OUTCOME = {201: "created", 200: "updated", 202: "accepted"}
 

@@ -17,7 +17,7 @@ import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -28,34 +28,10 @@ from . import bulk
 from .errors import Exhausted, Rejected, Throttled, Transient, Unauthorized
 from .limiter import Limiter
 from .mapping import Mapped, map_event
-from .outbox import DeadLetter, Outbox, Pending
+from .outbox import Outbox, Pending
+from .summary import Summary
 
 BULK = "bulk_create_events"
-
-
-@dataclass
-class Summary:
-    """What a run did; ``ok`` is False when anything was dead-lettered or left pending."""
-
-    received: int = 0
-    duplicates: int = 0
-    events_sent: int = 0
-    refreshes: int = 0
-    bulk_jobs: int = 0
-    webhooks_sent: int = 0
-    subscriptions: int = 0
-    skipped: int = 0
-    retries: int = 0
-    throttled_waits: int = 0
-    requests: int = 0
-    dead: list[DeadLetter] = field(default_factory=list)
-    pending: int = 0
-    stopped: str | None = None  # why the run stopped early (Klaviyo unavailable, the key refused)
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.dead and not self.pending
 
 
 @dataclass

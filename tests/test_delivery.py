@@ -24,8 +24,9 @@ import contracts
 from emulator.klaviyo import Emulator, create_app
 from emulator.klaviyo.store import account_id
 from emulator.trifft import generate
-from sync.delivery import Summary, Syncer
+from sync.delivery import Syncer
 from sync.outbox import Outbox
+from sync.summary import Summary
 
 KEY = "pk_test_delivery"
 PLAIN = ("app_opened", "wallet_credited", "coupon_assigned", "transaction_created")

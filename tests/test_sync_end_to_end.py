@@ -21,7 +21,8 @@ from emulator.klaviyo import Emulator, Faults, create_app
 from emulator.klaviyo.store import account_id
 from emulator.trifft import generate
 from sync import map_event
-from sync.delivery import Summary, Syncer
+from sync.delivery import Syncer
+from sync.summary import Summary
 
 KEY = "pk_test_end_to_end"
 # Klaviyo's rule for an email identifier: a plain address, no whitespace (notes §1, §8).
