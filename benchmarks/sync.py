@@ -43,7 +43,7 @@ import httpx  # noqa: E402
 import contracts  # noqa: E402
 from emulator.trifft import generate  # noqa: E402
 from sync import map_event  # noqa: E402
-from sync.delivery import REVISION, Syncer  # noqa: E402
+from sync.delivery import Syncer  # noqa: E402
 from sync.limiter import Limiter  # noqa: E402
 from sync.outbox import Outbox  # noqa: E402
 
@@ -143,7 +143,7 @@ async def naive(url: str, key: str, outbox: Outbox, seconds: float, concurrency:
     limiter = Limiter(1.0)
     headers = {
         "Authorization": f"Klaviyo-API-Key {key}",
-        "revision": REVISION,
+        "revision": contracts.KLAVIYO_REVISION,
         "Content-Type": "application/vnd.api+json",
     }
     queues = outbox.pending()
@@ -156,7 +156,7 @@ async def naive(url: str, key: str, outbox: Outbox, seconds: float, concurrency:
                 async with gate:
                     if mapped.webhook is not None:
                         await limiter.acquire("create_event")
-                        await http.post(mapped.webhook["path"], json=mapped.webhook["body"])
+                        await http.post(mapped.webhook.path, json=mapped.webhook.body)
                     elif mapped.metric is not None and mapped.skipped is None:
                         await limiter.acquire("create_event")
                         await http.post("/api/events", json=mapped.event_body())

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from contracts import ALL_KINDS, KIND_BY_METRIC
-from contracts.traffic import Observation
-
-NOT_BUILT: dict[str, str] = {}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,22 +34,6 @@ def _port(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
     return int(text)
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """A socket bound to host:port, so a busy port or unknown host is caught before the banner is printed."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    listener = socket.socket(family, kind, proto)
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(address)
-        listener.listen(2048)
-    except OSError:
-        listener.close()
-        raise
-    return listener
 
 
 def _kinds(values: Sequence[str]) -> list[str]:
@@ -155,10 +134,6 @@ def _parser() -> _Parser:
     rep.add_argument("--members", type=_positive(1), default=3, help="with --seed: members (default 3)")
     rep.add_argument("--edge", action="store_true", help="with --seed: edge mode")
     rep.add_argument("--base-url", help="an emulator already running (default: a fresh one in this process)")
-
-    for name, what in NOT_BUILT.items():
-        sub = commands.add_parser(name, help=f"{what}: not built yet", add_help=True)
-        sub.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -192,74 +167,17 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """The main job: emulator up, realistic TRIFFT traffic synced into it, verified, then keep serving."""
-    import asyncio
-    import socket
+    from emulator.demo import demo
 
-    from rich.console import Console
-    from rich.progress import Progress
-
-    from contracts.verifier import verify
-    from emulator.client import fetch
-    from emulator.klaviyo import Emulator
-    from emulator.server import RunningEmulator
-    from emulator.trifft import generate
-    from sync.delivery import Syncer
-
-    # soft_wrap: a line per message even when piped (rich would wrap at 80 columns, splitting URLs).
-    console = Console(soft_wrap=True)
-    port = args.port
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", port)) == 0:
-            console.print(f"port {port} is taken; using a free one")
-            port = 0
-    api_key = "pk_demo_trifft_0001"
-    running = RunningEmulator(Emulator(rate_limits="klaviyo"), port=port).start()
-    console.print(f"fake Klaviyo on {running.url} (in memory, Klaviyo's rate limits enforced)")
-    events = list(generate(args.count, seed=args.seed, members=args.members))
-    console.print(
-        f"fake TRIFFT: {len(events)} realistic member events for {args.members} members (seed {args.seed})"
-    )
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("syncing under Klaviyo's limits", total=len(events))
-        syncer = Syncer(running.url, api_key, progress=lambda n: progress.advance(task, n))
-        summary = asyncio.run(syncer.run(events))
-    console.print(
-        f"sync: {summary.events_sent} Klaviyo events ({summary.bulk_jobs} bulk jobs), {summary.refreshes} "
-        f"profile refreshes, {summary.webhooks_sent} custom webhooks, {summary.subscriptions} subscription "
-        f"changes, {summary.skipped} system-segment events ignored, {len(summary.dead)} dead letters, "
-        f"{summary.throttled_waits} throttled waits, in {summary.seconds:.1f}s",
-        markup=False,
-    )
-    for dead in summary.dead[:5]:
-        console.print(f"  dead letter ({dead['kind']}): {dead['reason']}", markup=False, highlight=False)
-    report = verify(fetch(running.url, api_key))
-    console.print(report.text(), markup=False, highlight=False)
-    console.print(
-        f"dashboard: {running.url}/  |  what arrived: {running.url}/_emulator/requests?key={api_key}  |  "
-        f"ledger: {running.url}/_emulator/ledger?key={api_key}",
-        markup=False,
-        highlight=False,
-    )
-    if args.exit:
-        running.stop()
-    else:
-        console.print("serving until Ctrl-C")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            running.stop()
-    return 0 if report.ok else 1
+    return demo(members=args.members, count=args.count, seed=args.seed, port=args.port, serve=not args.exit)
 
 
 def _emulator(args: argparse.Namespace) -> int:
     import logging
 
-    import uvicorn
-
-    from emulator.klaviyo import Emulator, Faults, Store, create_app
+    from emulator.klaviyo import Emulator, Faults, Store
     from emulator.klaviyo.limits import parse_mode
+    from emulator.server import create_app, listen, serve, url_of
 
     try:
         parse_mode(args.rate_limits)
@@ -267,7 +185,7 @@ def _emulator(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail("emulator", str(exc))
     try:
-        listener = _listen(args.host, args.port)
+        listener = listen(args.host, args.port)
     except OSError as exc:
         return _fail("emulator", f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
     try:
@@ -282,10 +200,7 @@ def _emulator(args: argparse.Namespace) -> int:
         faults=faults,
     )
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
-    config = uvicorn.Config(create_app(emulator), log_level="warning", access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
-    host, port = listener.getsockname()[:2]
-    where = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    where = url_of(listener)
     print(
         f"fake Klaviyo on {where} (state: {args.db or 'in memory'}, rate limits: {args.rate_limits}"
         f"{', faults: ' + args.faults if args.faults else ''}); control API at {where}/_emulator/health",
@@ -293,43 +208,10 @@ def _emulator(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        server.run(sockets=[listener])
-    except KeyboardInterrupt:
-        pass
+        serve(create_app(emulator), listener)
     finally:
-        listener.close()
         store.close()
     return 0
-
-
-def _read_events(path: str) -> tuple[list[dict[str, object]], list[str]]:
-    """Valid events and one message per bad line, naming the file, the line and the field."""
-    from contracts import event_schema, parse_json
-    from contracts._errors import MalformedPayload
-
-    schema = event_schema()
-    name = "<stdin>" if path == "-" else path
-    stream = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
-    events, problems = [], []
-    with stream:
-        for number, line in enumerate(stream, 1):
-            if not line.strip():
-                continue
-            try:
-                event = parse_json(line, source=f"{name}:{number}")
-            except MalformedPayload as error:
-                problems.append(f"{name}:{number}:{error.column}: not JSON: {error.reason}; line skipped")
-                continue
-            violations = schema.validate(event)
-            if violations:
-                first = violations[0]
-                more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
-                problems.append(
-                    f"{name}:{number}: {first.pointer or '/'}: {first.message}{more}; line skipped"
-                )
-                continue
-            events.append(event)
-    return events, problems
 
 
 def _target(args: argparse.Namespace) -> tuple[str, str | None]:
@@ -344,19 +226,20 @@ def _sync(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
-    from emulator.klaviyo.limits import parse_mode
     from sync.delivery import Syncer
+    from sync.limiter import parse_rate_limits
     from sync.outbox import Outbox
+    from sync.source import read_events
 
     base_url, api_key = _target(args)
     if not api_key:
         return _fail("sync", "no API key: pass --api-key or set KLAVIYO_API_KEY")
     try:
-        factor = parse_mode(args.rate_limits)
+        factor = parse_rate_limits(args.rate_limits)
     except ValueError as exc:
         return _fail("sync", str(exc))
     try:
-        events, problems = _read_events(args.input)
+        events, problems = read_events(args.input)
     except OSError as exc:
         return _fail("sync", f"cannot read {args.input}: {exc.strerror}")
     console = Console(stderr=True, soft_wrap=True)  # one line per bad input line, whatever the width
@@ -367,9 +250,7 @@ def _sync(args: argparse.Namespace) -> int:
     except Exception as exc:
         return _fail("sync", f"cannot open state {args.state}: {exc}")
     with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task(
-            "syncing", total=len(events) + sum(outbox.counts().get("pending", 0) for _ in [0])
-        )
+        task = progress.add_task("syncing", total=len(events) + outbox.counts().get("pending", 0))
         syncer = Syncer(
             base_url,
             api_key,
@@ -389,30 +270,8 @@ def _sync(args: argparse.Namespace) -> int:
             return 130
         finally:
             outbox.close()
-    console.print(
-        f"{summary.received} events read, {len(problems)} bad lines skipped, {summary.duplicates} already "
-        f"in the outbox; {summary.events_sent} Klaviyo events sent ({summary.bulk_jobs} bulk jobs), "
-        f"{summary.refreshes} profile refreshes, {summary.webhooks_sent} custom webhooks, "
-        f"{summary.subscriptions} subscription changes, {summary.skipped} system-segment events ignored; "
-        f"{summary.retries} retries, {summary.throttled_waits} throttled waits, {summary.requests} "
-        f"requests in {summary.seconds:.1f}s",
-        markup=False,
-        highlight=False,
-    )
-    for dead in summary.dead:
-        console.print(
-            f"dead letter: event {dead['event_id']} ({dead['kind']}, member {dead['member_id']}): "
-            f"{dead['reason']}",
-            markup=False,
-            highlight=False,
-        )
-    if summary.pending:
-        why = summary.stopped or "Klaviyo kept failing"
-        console.print(
-            f"{summary.pending} events still pending ({why}); run again to resume",
-            markup=False,
-            highlight=False,
-        )
+    for line in summary.lines(bad_lines=len(problems)):
+        console.print(line, markup=False, highlight=False)
     return 0 if summary.ok and not problems else 1
 
 
@@ -444,109 +303,23 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _load_replay(path: str) -> list[dict[str, object]]:
-    """Events from a saved event, a JSON list of events, or JSON Lines; ValueError names the file and line."""
-    from contracts import parse_json
-    from contracts._errors import MalformedPayload
-
-    with open(path, encoding="utf-8") as source:
-        text = source.read()
-    try:
-        document = parse_json(text, source=path)
-    except MalformedPayload:
-        events, problems = _read_events(path)
-        if problems:
-            raise ValueError(problems[0].removesuffix("; line skipped")) from None
-        return events
-    items = document if isinstance(document, list) else [document]
-    if not all(isinstance(item, dict) for item in items):
-        raise ValueError(f"{path}: expected a TRIFFT event, a list of them, or JSON Lines")
-    return items
-
-
-def _what(observations: list[Observation]) -> str:
-    """A few words on what a request carried: the metric and member of an event, the profile refreshed."""
-    events = [o for o in observations if o.kind == "event"]
-    if len(events) == 1:
-        return f" ({events[0].metric!r} for member {events[0].member})"
-    refreshes = [o for o in observations if o.kind == "profile" and o.refresh]
-    if len(refreshes) == 1:
-        return f" (refresh of member {refreshes[0].member})"
-    return ""
-
-
 def _replay(args: argparse.Namespace) -> int:
-    import asyncio
-    import secrets
-
-    from contracts import event_schema
-    from contracts.verifier import verify
-    from emulator.client import EmulatorClient
-    from emulator.server import RunningEmulator
+    from emulator.replay import replay
     from emulator.trifft import generate
-    from sync.delivery import Summary, Syncer
+    from sync.source import load_events
 
     if (args.file is None) == (args.seed is None):
         return _fail("replay", "give a FILE or --seed (one of them)")
     if args.file is not None:
         try:
-            events = _load_replay(args.file)
+            events = load_events(args.file)
         except OSError as exc:
             return _fail("replay", f"cannot read {args.file}: {exc.strerror}")
         except ValueError as exc:
             return _fail("replay", str(exc))
-        schema = event_schema()
-        for index, event in enumerate(events, 1):
-            problems = schema.validate(event)
-            if problems:
-                return _fail("replay", f"{args.file}: event {index}: {problems[0]}")
     else:
         events = list(generate(args.count, seed=args.seed, members=args.members, edge=args.edge))
-    running = None if args.base_url else RunningEmulator().start()
-    base_url = args.base_url or (running.url if running else "")
-    api_key = f"pk_replay_{secrets.token_hex(6)}"
-    try:
-        # One request per event, so each event's fate is told on its own line; one run per event, so they go
-        # in the file's order (a single run keeps each member's order but interleaves members concurrently, and
-        # which of two members sharing an email wins would change from one replay to the next).
-        syncer = Syncer(base_url, api_key, rate_limits=None, batch=False)
-
-        async def in_order() -> Summary:
-            for event in events[:-1]:
-                await syncer.run([event])
-            return await syncer.run(events[-1:])
-
-        summary = asyncio.run(in_order())
-        client = EmulatorClient(base_url, api_key)
-        traffic, ledger = client.traffic(), client.ledger()
-    finally:
-        if running:
-            running.stop()
-    notes: dict[str, list[str]] = {}
-    for note in ledger:
-        notes.setdefault(note.request_id, []).append(f"{note.kind.replace('_', ' ')}: {note.reason}")
-    carried: dict[str, list[Observation]] = {}
-    for seen in traffic.observations:
-        carried.setdefault(seen.request_id, []).append(seen)
-    print(f"replayed {len(events)} TRIFFT events into {base_url} as account {api_key}")
-    for record in traffic.requests:
-        outcome = {201: "created", 200: "updated", 202: "accepted"}.get(record.status, "")
-        line = f"#{record.seq} {record.method} {record.path}{_what(carried.get(record.id, []))} -> {record.status}"
-        print(f"{line} {outcome}".rstrip())
-        for error in record.errors:
-            where = (
-                (error.get("source") or {}).get("pointer")
-                or (error.get("source") or {}).get("parameter")
-                or ""
-            )
-            print(f"    rejected: {error.get('detail')} {('at ' + where) if where else ''}".rstrip())
-        for said in notes.get(record.id, []):
-            print(f"    {said}")
-    for dead in summary.dead:
-        print(f"dead letter ({dead['kind']} {dead['event_id']}): {dead['reason']}")
-    report = verify(traffic)
-    print(report.text())
-    return 0 if report.ok and summary.ok else 1
+    return replay(events, args.base_url)
 
 
 def _fail(command: str, message: str) -> int:
@@ -562,21 +335,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "generate": _generate,
+    "demo": _demo,
+    "emulator": _emulator,
+    "sync": _sync,
+    "verify": _verify,
+    "replay": _replay,
+}
+
+
 def _main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "generate":
-        return _generate(args)
-    if args.command == "demo":
-        return _demo(args)
-    if args.command == "emulator":
-        return _emulator(args)
-    if args.command == "sync":
-        return _sync(args)
-    if args.command == "verify":
-        return _verify(args)
-    if args.command == "replay":
-        return _replay(args)
-    return _fail(args.command, f"{NOT_BUILT[args.command]} is not built yet")
+    return _COMMANDS[args.command](args)
 
 
 if __name__ == "__main__":

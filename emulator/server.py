@@ -1,7 +1,8 @@
 """Where the server is assembled: the fake Klaviyo with its control API, and the dashboard beside it.
 
 ``create_app`` is the whole app a socket serves; ``RunningEmulator`` serves it on a real socket in a background
-thread, for tests, the demo, replay and embedding.
+thread, for tests, the demo, replay and embedding; ``listen`` and ``serve`` serve an app in the foreground, for
+``trifft-klaviyo emulator``.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import socket
 import threading
 import time
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import uvicorn
 from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from . import dashboard, klaviyo
 from .klaviyo import Emulator
@@ -25,6 +27,43 @@ def create_app(emulator: Emulator | None = None) -> Starlette:
     """The fake Klaviyo (``/api``, ``/_emulator/``) with the dashboard at ``/``."""
     emulator = emulator or Emulator()
     return klaviyo.create_app(emulator, beside=dashboard.routes(emulator))
+
+
+def _server(app: ASGIApp, lifespan: Literal["on", "off"] = "off") -> uvicorn.Server:
+    # The emulator logs its own line per request: uvicorn's access log would repeat it.
+    return uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan=lifespan))
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on host:port. OSError when the port is busy or the host unknown, before anything runs."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    listener = socket.socket(family, kind, proto)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(2048)
+    except OSError:
+        listener.close()
+        raise
+    return listener
+
+
+def url_of(listener: socket.socket) -> str:
+    """The base URL a listening socket serves, an IPv6 host in brackets."""
+    host, port = listener.getsockname()[:2]
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def serve(app: ASGIApp, listener: socket.socket, lifespan: Literal["on", "off"] = "off") -> None:
+    """Serve ``app`` on ``listener`` in this thread until Ctrl-C (or SIGTERM), then close the listener."""
+    try:
+        _server(app, lifespan).run(sockets=[listener])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        listener.close()
 
 
 class RunningEmulator:
@@ -43,13 +82,8 @@ class RunningEmulator:
         # take it in between (tests run in parallel).
         self._socket = socket.create_server((host, port))
         self.host, self.port = host, self._socket.getsockname()[1]
-        config = uvicorn.Config(
-            app or create_app(self.emulator),
-            log_level="warning",
-            access_log=False,
-            lifespan="off" if app is None else "on",
-        )
-        self._server = uvicorn.Server(config)
+        # An app of its own (the proxy) gets its lifespan, so it can close its upstream client on shutdown.
+        self._server = _server(app, lifespan="on") if app is not None else _server(create_app(self.emulator))
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, name="fake-klaviyo", daemon=True
         )

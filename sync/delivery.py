@@ -17,44 +17,21 @@ import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+import contracts
 
 from . import bulk
 from .errors import Exhausted, Rejected, Throttled, Transient, Unauthorized
 from .limiter import Limiter
 from .mapping import Mapped, map_event
 from .outbox import Outbox, Pending
+from .summary import Summary
 
-REVISION = "2026-07-15"
 BULK = "bulk_create_events"
-
-
-@dataclass
-class Summary:
-    """What a run did; ``ok`` is False when anything was dead-lettered or left pending."""
-
-    received: int = 0
-    duplicates: int = 0
-    events_sent: int = 0
-    refreshes: int = 0
-    bulk_jobs: int = 0
-    webhooks_sent: int = 0
-    subscriptions: int = 0
-    skipped: int = 0
-    retries: int = 0
-    throttled_waits: int = 0
-    requests: int = 0
-    dead: list[dict[str, Any]] = field(default_factory=list)
-    pending: int = 0
-    stopped: str | None = None  # why the run stopped early (Klaviyo unavailable, the key refused)
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.dead and not self.pending
 
 
 @dataclass
@@ -116,7 +93,7 @@ class Syncer:
         self.summary.duplicates = len(batch) - self.outbox.add(batch)
         headers = {
             "Authorization": f"Klaviyo-API-Key {self.api_key}",
-            "revision": REVISION,
+            "revision": contracts.KLAVIYO_REVISION,
             "Accept": "application/vnd.api+json",
         }
         async with httpx.AsyncClient(
@@ -239,9 +216,7 @@ class Syncer:
         try:
             if mapped.webhook is not None:
                 hook = mapped.webhook
-                await self._request(
-                    "create_event", hook["method"], hook["path"], hook["body"], hook["headers"]
-                )
+                await self._request("create_event", hook.method, hook.path, hook.body, hook.headers)
                 self.summary.webhooks_sent += 1
             else:
                 await self._standard(work)

@@ -8,12 +8,34 @@ alignment of Klaviyo's fixed windows, so the sync runs at the ceiling those limi
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable
 
 import contracts
 
 HEADROOM = 0.97
+
+
+def parse_rate_limits(text: str) -> float | None:
+    """The factor ``--rate-limits`` asks for: ``klaviyo`` (1.0), ``off`` (None), or a positive factor (``0.5``).
+
+    The sync's own reading of the flag, so the sync does not depend on the emulator; it reads modes as the
+    emulator's ``--rate-limits`` does, so one value means the same on both sides. ValueError names a bad value.
+    """
+    if text == "klaviyo":
+        return 1.0
+    if text == "off":
+        return None
+    try:
+        factor = float(text.removesuffix("x"))
+    except ValueError:
+        raise ValueError(
+            f"rate-limit mode must be klaviyo, off or a positive factor like 0.5, not {text!r}"
+        ) from None
+    if factor <= 0 or not math.isfinite(factor):
+        raise ValueError(f"rate-limit factor must be positive, not {text!r}")
+    return factor
 
 
 class _Bucket:

@@ -39,6 +39,17 @@ class Subscription:
     phone_number: str | None
 
 
+@dataclass(frozen=True)
+class Webhook:
+    """A custom webhook's request, passed through as configured in TRIFFT, without its Authorization header."""
+
+    name: str  # as configured in TRIFFT's admin
+    method: str
+    path: str  # the endpoint's path, sent to the Klaviyo base URL the sync is given
+    headers: dict[str, str]
+    body: Any  # the rendered body, parsed JSON
+
+
 @dataclass
 class Mapped:
     """What one TRIFFT event becomes. ``skipped`` says why nothing is sent; ``problems`` why it cannot be."""
@@ -54,7 +65,7 @@ class Mapped:
     unique_id: str | None = None
     profile: dict[str, Any] | None = None  # the refresh: Klaviyo profile attributes
     subscriptions: list[Subscription] = field(default_factory=list)
-    webhook: dict[str, Any] | None = None  # method, path, headers, body (parsed JSON)
+    webhook: Webhook | None = None
     skipped: str | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -199,13 +210,13 @@ def _webhook(event: dict[str, Any], mapped: Mapped) -> Mapped:
         )
         return mapped
     headers = {name: value for name, value in hook["headers"].items() if name.lower() != "authorization"}
-    mapped.webhook = {
-        "method": hook["method"],
-        "path": urlsplit(hook["endpoint"]).path or "/",
-        "headers": headers,
-        "body": body,
-        "name": hook["name"],
-    }
+    mapped.webhook = Webhook(
+        name=hook["name"],
+        method=hook["method"],
+        path=urlsplit(hook["endpoint"]).path or "/",
+        headers=headers,
+        body=body,
+    )
     return mapped
 
 

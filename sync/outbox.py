@@ -37,6 +37,19 @@ class Pending:
     event: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class DeadLetter:
+    """An event the sync gave up on, with what a person needs to act on it."""
+
+    event_id: str
+    member_id: str
+    kind: str
+    reason: str
+    request: dict[str, Any] | None  # the request line refused (method, path); None when nothing could be sent
+    response: Any  # Klaviyo's answer (parsed JSON), None when nothing was sent
+    event: dict[str, Any]  # the TRIFFT event as received
+
+
 class Outbox:
     def __init__(self, path: str | None = None) -> None:
         self.path = path or ":memory:"
@@ -128,23 +141,23 @@ class Outbox:
                 (attempts, reason, pending.event_id),
             )
 
-    def dead_letters(self) -> list[dict[str, Any]]:
-        """Each dead letter: the event, why, and what was sent and answered (for a person to act on)."""
+    def dead_letters(self) -> list[DeadLetter]:
+        """Each dead letter, oldest first: the event, why, and what was sent and answered."""
         with self._transaction() as tx:
             rows = tx.execute(
                 "SELECT event_id, member_id, kind, reason, request, response, event FROM dead_letters"
                 " ORDER BY at"
             ).fetchall()
         return [
-            {
-                "event_id": r[0],
-                "member_id": r[1],
-                "kind": r[2],
-                "reason": r[3],
-                "request": json.loads(r[4]),
-                "response": json.loads(r[5]),
-                "event": json.loads(r[6]),
-            }
+            DeadLetter(
+                event_id=r[0],
+                member_id=r[1],
+                kind=r[2],
+                reason=r[3],
+                request=json.loads(r[4]),
+                response=json.loads(r[5]),
+                event=json.loads(r[6]),
+            )
             for r in rows
         ]
 

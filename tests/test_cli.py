@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from contracts import event_schema
+from emulator.cli import _COMMANDS, _parser
 from emulator.trifft import dumps, generate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +55,15 @@ def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     lines = result.stderr.splitlines()
     assert len(lines) == 1, lines
     return lines[0]
+
+
+def test_each_subcommand_the_parser_offers_has_a_handler() -> None:
+    [commands] = [a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert (
+        list(commands.choices)
+        == list(_COMMANDS)
+        == ["generate", "demo", "emulator", "sync", "verify", "replay"]
+    )
 
 
 # -- generate ------------------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ def _deliver_and_verify(events: list[dict[str, Any]], batch: bool) -> None:
     )
     summary = asyncio.run(syncer.run(events))
     # The only events Klaviyo may refuse are custom webhooks whose TRIFFT template renders a bad body.
-    assert {dead["kind"] for dead in summary.dead} <= {"custom_webhook"}, summary.dead
+    assert {dead.kind for dead in summary.dead} <= {"custom_webhook"}, summary.dead
     assert not summary.pending
     report = verify(emulator.store.traffic(account_id(KEY)))
     assert report.ok, report.text()

@@ -20,11 +20,13 @@ from typing import Any
 import httpx
 import pytest
 
+import contracts
 from emulator.klaviyo import Emulator, create_app
 from emulator.klaviyo.store import account_id
 from emulator.trifft import generate
-from sync.delivery import Summary, Syncer
+from sync.delivery import Syncer
 from sync.outbox import Outbox
+from sync.summary import Summary
 
 KEY = "pk_test_delivery"
 PLAIN = ("app_opened", "wallet_credited", "coupon_assigned", "transaction_created")
@@ -158,6 +160,13 @@ def _fail_first(times: int, answer: Callable[[], httpx.Response | Exception]) ->
     return script
 
 
+def test_every_request_names_the_revision_of_the_bundled_spec() -> None:
+    klaviyo = FakeKlaviyo()
+    _run(_syncer(klaviyo), _events(30, kinds=(*PLAIN, "profile_updated", "referral_invited")))
+    assert klaviyo.calls
+    assert {call.headers["revision"] for call in klaviyo.calls} == {contracts.KLAVIYO_REVISION}
+
+
 # -- retries ----------------------------------------------------------------------------------------------------
 
 
@@ -239,11 +248,11 @@ def test_a_permanent_400_is_dead_lettered_with_the_full_error_and_the_event_and_
     summary = _run(_syncer(klaviyo, outbox=outbox, batch=False), events)
     assert not summary.ok and summary.pending == 0
     [dead] = summary.dead
-    assert dead["event_id"] == bad["event_id"] and dead["kind"] == bad["kind"]
-    assert dead["response"] == ERROR_400
-    assert "Event time must be after 1990" in dead["reason"] and "/data/attributes/time" in dead["reason"]
-    assert dead["request"]["path"] == "/api/events"
-    assert dead["event"] == bad
+    assert dead.event_id == bad["event_id"] and dead.kind == bad["kind"]
+    assert dead.response == ERROR_400
+    assert "Event time must be after 1990" in dead.reason and "/data/attributes/time" in dead.reason
+    assert dead.request["path"] == "/api/events"
+    assert dead.event == bad
     assert len(klaviyo.to("/api/events")) == 6, "a 400 is not retried"
     assert outbox.counts() == {"done": 5, "dead": 1}
 
@@ -262,7 +271,7 @@ def test_a_rejected_bulk_job_falls_back_to_single_calls_and_only_the_bad_event_i
     assert len(klaviyo.to("/api/event-bulk-create-jobs")) == 1
     singles = klaviyo.to("/api/events")
     assert sorted(uid for call in singles for uid in call.unique_ids) == sorted(e["event_id"] for e in events)
-    assert [dead["event_id"] for dead in summary.dead] == [bad["event_id"]]
+    assert [dead.event_id for dead in summary.dead] == [bad["event_id"]]
     assert summary.events_sent == 11 and summary.pending == 0
 
 
@@ -311,7 +320,7 @@ def test_each_members_events_reach_klaviyo_in_trifft_order_while_members_run_in_
     for call in klaviyo.accepted:
         for uid in call.unique_ids:
             seen.setdefault(member_of[uid], []).append(uid)
-    dead = {d["event_id"] for d in summary.dead}
+    dead = {d.event_id for d in summary.dead}
     for member in {e["member"]["id"] for e in events}:
         expected = [
             e["event_id"]

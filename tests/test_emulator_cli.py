@@ -16,6 +16,7 @@ from emulator_process import run_emulator, start_emulator
 
 from emulator.cli import _parser
 from emulator.klaviyo.store import mask
+from emulator.server import listen, url_of
 
 OTHER_KEY = "pk_not_on_the_list_000000000000000077"
 
@@ -60,6 +61,18 @@ def lines(log: Path) -> list[str]:
 def test_the_command_binds_this_machine_on_port_8525_by_default() -> None:
     args = _parser().parse_args(["emulator"])
     assert (args.host, args.port) == ("127.0.0.1", 8525)
+
+
+@pytest.mark.parametrize(
+    ("host", "shown"), [("127.0.0.1", "127.0.0.1"), ("::1", "[::1]")], ids=["ipv4", "ipv6"]
+)
+def test_a_listening_socket_names_its_url_with_an_ipv6_host_in_brackets(host: str, shown: str) -> None:
+    try:
+        listener = listen(host, 0)
+    except OSError:
+        pytest.skip(f"cannot listen on {host} here")
+    with listener:
+        assert url_of(listener) == f"http://{shown}:{listener.getsockname()[1]}"
 
 
 def test_the_banner_names_the_port_it_was_given(

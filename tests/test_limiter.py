@@ -8,7 +8,7 @@ from bisect import bisect_left
 import pytest
 
 import contracts
-from sync.limiter import Limiter
+from sync.limiter import Limiter, parse_rate_limits
 
 
 class Clock:
@@ -82,3 +82,31 @@ def test_no_limits_means_no_waits() -> None:
 
     asyncio.run(use())
     assert clock.slept == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "factor"), [("klaviyo", 1.0), ("off", None), ("0.5", 0.5), ("10", 10.0), ("10x", 10.0)]
+)
+def test_a_rate_limit_mode_reads_as_a_factor(mode: str, factor: float | None) -> None:
+    assert parse_rate_limits(mode) == factor
+
+
+@pytest.mark.parametrize("mode", ["fast", "", "0", "-1", "nan", "inf", "Klaviyo"])
+def test_a_rate_limit_mode_that_is_not_one_is_refused_by_name(mode: str) -> None:
+    with pytest.raises(ValueError, match=repr(mode)):
+        parse_rate_limits(mode)
+
+
+@pytest.mark.parametrize("mode", ["klaviyo", "off", "0.1", "10x", "fast", "0", "nan"])
+def test_the_sync_reads_a_mode_as_the_emulator_does(mode: str) -> None:
+    from emulator.klaviyo.limits import parse_mode
+
+    try:
+        expected: float | str | None = parse_mode(mode)
+    except ValueError as refused:
+        expected = str(refused)
+    try:
+        got: float | str | None = parse_rate_limits(mode)
+    except ValueError as refused:
+        got = str(refused)
+    assert got == expected

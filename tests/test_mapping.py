@@ -219,9 +219,10 @@ def test_a_custom_webhook_is_passed_through_without_a_refresh_or_its_api_key() -
     event = next(e for e in generate(500, seed=1) if e["kind"] == "custom_webhook")
     mapped = map_event(event)
     assert mapped.profile is None and mapped.metric is None and mapped.webhook is not None
-    assert mapped.webhook["path"] == "/api/events" and mapped.webhook["method"] == "POST"
-    assert mapped.webhook["body"] == json.loads(event["data"]["rendered_body"])
-    assert all(name.lower() != "authorization" for name in mapped.webhook["headers"])
+    assert mapped.webhook.path == "/api/events" and mapped.webhook.method == "POST"
+    assert mapped.webhook.body == json.loads(event["data"]["rendered_body"])
+    assert all(name.lower() != "authorization" for name in mapped.webhook.headers)
+    assert mapped.webhook.name == event["data"]["webhook"]["name"]
 
 
 def test_a_webhook_body_that_is_not_json_is_reported_with_its_position() -> None:

@@ -21,7 +21,8 @@ from emulator.klaviyo import Emulator, Faults, create_app
 from emulator.klaviyo.store import account_id
 from emulator.trifft import generate
 from sync import map_event
-from sync.delivery import Summary, Syncer
+from sync.delivery import Syncer
+from sync.summary import Summary
 
 KEY = "pk_test_end_to_end"
 # Klaviyo's rule for an email identifier: a plain address, no whitespace (notes §1, §8).
@@ -70,8 +71,8 @@ def _assert_arrived_complete(events: list[dict[str, Any]], state: dict[str, Any]
     assert set(recorded.values()) == {1}, "exactly one Klaviyo event per TRIFFT event"
 
     assert summary.pending == 0
-    assert {dead["event_id"] for dead in summary.dead} == broken
-    assert all(dead["kind"] == "custom_webhook" for dead in summary.dead)
+    assert {dead.event_id for dead in summary.dead} == broken
+    assert all(dead.kind == "custom_webhook" for dead in summary.dead)
 
     profiles = {row["external_id"]: json.loads(row["doc"]) for row in state["profiles"]}
     for member, (event, refresh) in last.items():

@@ -51,7 +51,7 @@ def test_a_correct_producer_passes(klaviyo_emulator: KlaviyoEmulator) -> None:
         Syncer(klaviyo_emulator.url, klaviyo_emulator.api_key, rate_limits=None).run(STREAM)
     )
     # Only webhooks whose TRIFFT template renders "email": "" for a phone-only member are refused by Klaviyo.
-    assert {dead["kind"] for dead in summary.dead} <= {"custom_webhook"} and not summary.pending
+    assert {dead.kind for dead in summary.dead} <= {"custom_webhook"} and not summary.pending
     report = klaviyo_emulator.verify()
     assert report.ok, report.text()
     assert report.requests > 0 and sum(report.metrics.values()) > 0
@@ -111,7 +111,7 @@ def test_a_system_segment_event_is_caught(klaviyo_emulator: KlaviyoEmulator) -> 
 def test_a_refresh_after_a_custom_webhook_is_caught(klaviyo_emulator: KlaviyoEmulator) -> None:
     webhook = map_event(_first("custom_webhook"))
     assert webhook.webhook is not None
-    _post(klaviyo_emulator, webhook.webhook["path"], webhook.webhook["body"])
+    _post(klaviyo_emulator, webhook.webhook.path, webhook.webhook.body)
     member = _first("custom_webhook")
     refresh = map_event(
         {**member, "kind": "app_opened", "data": {"app_version": "1", "app_platform": "ios", "timestamp": 1}}

@@ -52,7 +52,7 @@ def test_the_sync_s_own_bodies_keep_every_rule() -> None:
             continue
         if mapped.webhook is not None:
             if event["member"]["email"]:
-                sent.append(("POST", mapped.webhook["path"], mapped.webhook["body"]))
+                sent.append(("POST", mapped.webhook.path, mapped.webhook.body))
             continue
         sent.append(_event(mapped.event_body()))
     report = verify(_traffic(*sent))
@@ -132,7 +132,7 @@ def test_webhook_no_refresh_catches_a_refresh_after_a_custom_webhook() -> None:
     refresh = map_event(
         {**event, "kind": "app_opened", "data": {"app_version": "1", "app_platform": "ios", "timestamp": 1}}
     ).refresh_body()
-    sent = [("POST", webhook["path"], webhook["body"]), ("POST", "/api/profile-import", refresh)]
+    sent = [("POST", webhook.path, webhook.body), ("POST", "/api/profile-import", refresh)]
     assert _rules(_traffic(*sent)) == ["webhook-no-refresh"]
     assert _rules(_traffic(sent[0])) == []
 

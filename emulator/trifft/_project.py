@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
+from contracts import KLAVIYO_REVISION
+
 from . import _pools as pools
 from ._source import Source
 
@@ -230,7 +232,8 @@ def new_webhook(src: Source, edge: bool = False) -> dict[str, Any]:
         "method": "POST",
         "endpoint": KLAVIYO_ENDPOINT,
         "headers": {
-            "revision": "2026-07-15",
+            # The admin pins the revision the rendered template is written for: the bundled spec's.
+            "revision": KLAVIYO_REVISION,
             "Content-Type": "application/vnd.api+json",
             "Accept": "application/vnd.api+json",
         },

@@ -45,7 +45,7 @@ def main() -> int:
             if mapped.skipped or mapped.problems:
                 continue
             if mapped.webhook is not None:
-                klaviyo.post(mapped.webhook["path"], json=mapped.webhook["body"])
+                klaviyo.post(mapped.webhook.path, json=mapped.webhook.body)
                 continue
             body = mapped.event_body()
             if event["kind"] in forget:
