@@ -97,6 +97,15 @@ def test_port_0_banner_names_the_port_actually_bound(
     assert httpx.get(f"{url}/_emulator/health").json()["status"] == "ok"
 
 
+def test_the_command_serves_the_dashboard_beside_the_api(
+    processes: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    url = serve(processes, tmp_path / "log", "--port", "0")
+    page = httpx.get(f"{url}/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert httpx.get(f"{url}/_emulator/dashboard/summary").status_code == 200
+
+
 def test_api_key_accepts_that_key_and_refuses_others(
     processes: list[subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:
