@@ -37,7 +37,12 @@ REFERENCE_SYNC = f"{shlex.quote(sys.executable)} -m emulator.cli sync --rate-lim
 
 
 class ShrinkError(Exception):
-    """Shrinking cannot start or cannot be trusted; the message says why and what to do."""
+    """Shrinking cannot start or cannot be trusted; the message says why and what to do. ``code`` is the exit
+    code: 2 when the producer cannot run, 1 when it gives nothing to shrink or fails only sometimes."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -178,7 +183,8 @@ class Shrinker:
         if first.exit_code in (126, 127):
             raise ShrinkError(
                 f"cannot run the producer {self.producer!r} (exit {first.exit_code}): "
-                f"{first.stderr.strip().splitlines()[-1] if first.stderr.strip() else 'no output'}"
+                f"{first.stderr.strip().splitlines()[-1] if first.stderr.strip() else 'no output'}",
+                code=2,
             )
         if not first.broken:
             tail = (

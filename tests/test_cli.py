@@ -62,7 +62,7 @@ def test_each_subcommand_the_parser_offers_has_a_handler() -> None:
     assert (
         list(commands.choices)
         == list(_COMMANDS)
-        == ["generate", "demo", "emulator", "sync", "verify", "replay"]
+        == ["generate", "demo", "emulator", "sync", "verify", "replay", "shrink", "proxy", "compare"]
     )
 
 

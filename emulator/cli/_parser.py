@@ -1,0 +1,195 @@
+"""The command line's grammar: every subcommand, its flags and their types. Parsing only; nothing runs here."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import NoReturn
+
+from contracts import ALL_KINDS, KIND_BY_METRIC
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def positive(minimum: int) -> type[int]:
+    class Bounded(int):
+        def __new__(cls, text: str) -> Bounded:
+            try:
+                value = int(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+            if value < minimum:
+                raise argparse.ArgumentTypeError(f"{value} is less than {minimum}")
+            return super().__new__(cls, value)
+
+    return Bounded
+
+
+def port(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return int(text)
+
+
+def kinds(values: Sequence[str]) -> list[str]:
+    """Kinds given as snake_case kinds or exact metric names, separated by commas or spaces."""
+    wanted: list[str] = []
+    for value in values:
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            kind = KIND_BY_METRIC.get(part, part)
+            if kind not in ALL_KINDS:
+                raise ValueError(f"unknown kind {part!r} (kinds: {', '.join(ALL_KINDS)})")
+            wanted.append(kind)
+    if not wanted:
+        raise ValueError("--kinds needs at least one kind")
+    return wanted
+
+
+DESCRIPTION = """Emulate Klaviyo, generate TRIFFT traffic, sync it, and judge it against the TRIFFT -> Klaviyo
+contract. Errors are one line naming what is wrong; never a traceback."""
+EXIT_CODES = """exit codes: 0 everything delivered / contract kept; 1 dead letters or violations; 2 usage or input
+errors; 3 Klaviyo (or the emulator) unreachable or the key refused"""
+
+
+def parser() -> _Parser:
+    parser = _Parser(
+        prog="trifft-klaviyo",
+        description=DESCRIPTION,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    gen = commands.add_parser("generate", help="write realistic or nasty TRIFFT member events as JSON Lines")
+    gen.add_argument("--count", type=positive(0), default=1000, help="how many events (default 1000)")
+    gen.add_argument("--seed", type=int, default=0, help="same seed, same bytes (default 0)")
+    gen.add_argument("--members", type=positive(1), default=100, help="members in the project (default 100)")
+    gen.add_argument("--kinds", nargs="+", metavar="KIND", help="only these kinds (kinds or metric names)")
+    gen.add_argument("--edge", action="store_true", help="lean on what breaks integrations")
+    gen.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+
+    demo = commands.add_parser(
+        "demo", help="the main job: emulator, realistic traffic, sync, verdict, dashboard"
+    )
+    demo.add_argument("--members", type=positive(1), default=300, help="members in the project (default 300)")
+    demo.add_argument("--count", type=positive(1), default=2000, help="events to generate (default 2000)")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument(
+        "--port", type=positive(0), default=8525, help="emulator port (default 8525, else a free one)"
+    )
+    demo.add_argument("--exit", action="store_true", help="stop after the report instead of serving")
+
+    emu = commands.add_parser("emulator", help="serve the fake Klaviyo on a socket (default 127.0.0.1:8525)")
+    emu.add_argument(
+        "--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1, this machine only)"
+    )
+    emu.add_argument("--port", type=port, default=8525, help="port (default 8525; 0 picks a free one)")
+    emu.add_argument("--db", metavar="PATH", help="keep state in this SQLite file (default: in memory)")
+    emu.add_argument(
+        "--rate-limits",
+        default="klaviyo",
+        metavar="MODE",
+        help="klaviyo (default, the published limits), off, or a factor such as 0.1 or 10",
+    )
+    emu.add_argument(
+        "--faults",
+        default="",
+        metavar="SPEC",
+        help="inject faults, e.g. '5xx=0.1,429=0.05,latency_ms=20,seed=1' (see docs/emulator.md)",
+    )
+    emu.add_argument("--api-key", action="append", metavar="KEY", help="accept only these keys (repeatable)")
+    emu.add_argument("--quiet", action="store_true", help="no line per request")
+
+    syn = commands.add_parser("sync", help="deliver TRIFFT events (JSON Lines) to Klaviyo or the emulator")
+    syn.add_argument(
+        "--input", default="-", metavar="FILE", help="JSON Lines from `generate` (default: stdin)"
+    )
+    syn.add_argument(
+        "--base-url", help="Klaviyo base URL (else $KLAVIYO_BASE_URL, else http://127.0.0.1:8525)"
+    )
+    syn.add_argument("--api-key", help="private API key (else $KLAVIYO_API_KEY)")
+    syn.add_argument("--state", metavar="PATH", help="keep the outbox in this SQLite file (resumable)")
+    syn.add_argument(
+        "--rate-limits",
+        default="klaviyo",
+        metavar="MODE",
+        help="client-side limits: klaviyo (default), off, or a factor such as 0.5",
+    )
+    syn.add_argument("--concurrency", type=positive(1), default=8, help="requests in flight (default 8)")
+    syn.add_argument("--no-batch", action="store_true", help="one request per event, no bulk jobs")
+
+    ver = commands.add_parser("verify", help="judge what the emulator received against the TRIFFT contract")
+    ver.add_argument("--base-url", help="the emulator (else $KLAVIYO_BASE_URL, else http://127.0.0.1:8525)")
+    ver.add_argument("--api-key", help="the account to judge (else $KLAVIYO_API_KEY)")
+    ver.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
+    ver.add_argument("--json", metavar="FILE", help="also write the full report as JSON here")
+    ver.add_argument(
+        "--require-all-metrics", action="store_true", help="fail when a standard metric never came"
+    )
+    ver.add_argument(
+        "--allow-empty", action="store_true", help="pass when nothing arrived for the key (default: fail)"
+    )
+
+    rep = commands.add_parser("replay", help="replay saved TRIFFT events through the sync into an emulator")
+    rep.add_argument("file", nargs="?", help="a saved event (.json), a list of events, or JSON Lines")
+    rep.add_argument("--seed", type=int, help="replay a generated stream instead of a file")
+    rep.add_argument(
+        "--count", type=positive(1), default=20, help="with --seed: how many events (default 20)"
+    )
+    rep.add_argument("--members", type=positive(1), default=3, help="with --seed: members (default 3)")
+    rep.add_argument("--edge", action="store_true", help="with --seed: edge mode")
+    rep.add_argument("--base-url", help="an emulator already running (default: a fresh one in this process)")
+
+    shr = commands.add_parser("shrink", help="the smallest input on which a producer still breaks a rule")
+    shr.add_argument(
+        "--input", required=True, metavar="FILE", help="TRIFFT events (JSON Lines, a list, an event)"
+    )
+    shr.add_argument(
+        "--producer",
+        metavar="CMD",
+        help="shell command run per try with the candidate file's path appended and KLAVIYO_BASE_URL and "
+        "KLAVIYO_API_KEY set (default: the reference sync)",
+    )
+    shr.add_argument(
+        "--out", metavar="FILE", help="where the smallest input goes (default: INPUT.shrunk.jsonl)"
+    )
+    shr.add_argument("--rule", metavar="RULE", help="the rule to keep broken (default: the first one broken)")
+    shr.add_argument(
+        "--max-tries", type=positive(3), default=300, help="at most this many tries (default 300)"
+    )
+    shr.add_argument(
+        "--time-limit", type=positive(1), default=600, metavar="SECONDS", help="stop after (default 600 s)"
+    )
+
+    pro = commands.add_parser(
+        "proxy", help="forward to Klaviyo, recording and judging the traffic on its way"
+    )
+    pro.add_argument(
+        "--upstream", help="where requests go (else $KLAVIYO_UPSTREAM, else https://a.klaviyo.com)"
+    )
+    pro.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    pro.add_argument("--port", type=port, default=8525, help="port (default 8525; 0 picks a free one)")
+    pro.add_argument(
+        "--db", metavar="PATH", help="keep the recording in this SQLite file (default: in memory)"
+    )
+    pro.add_argument("--strict", action="store_true", help="refuse (400) a request that breaks a rule")
+    pro.add_argument(
+        "--annotate", action="store_true", help="name broken rules in an X-Trifft-Contract header"
+    )
+    pro.add_argument("--faults", default="", metavar="SPEC", help="inject faults, as the emulator does")
+
+    com = commands.add_parser(
+        "compare", help="re-send a proxy recording to another Klaviyo and show differences"
+    )
+    com.add_argument("recording", help="JSON Lines from GET /_emulator/export")
+    com.add_argument(
+        "--base-url", help="the Klaviyo to compare with (else $KLAVIYO_BASE_URL, else the emulator)"
+    )
+    com.add_argument("--api-key", help="the key to send with (default: a fresh one, a fresh account)")
+    com.add_argument("--json", metavar="FILE", help="also write the differences as JSON here")
+    return parser
