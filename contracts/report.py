@@ -25,6 +25,10 @@ RULES = (
 REFRESH_ATTRIBUTES = ("locale", "external_id", *PROFILE_PROPERTIES)
 
 
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
 #: The offending value of a violation where the contract wants something that is not there.
 MISSING = "(missing)"
 
@@ -130,9 +134,9 @@ class Report:
         """The verdict for a person: a PASS/FAIL line with the counts, violations by rule, the first ``limit``
         violations (``more`` says where the rest are), and coverage."""
         lines = [
-            f"{'PASS' if self.ok else 'FAIL'}: {self.requests} accepted requests judged "
+            f"{'PASS' if self.ok else 'FAIL'}: {_count(self.requests, 'accepted request')} judged "
             f"({self.rejected} rejected by Klaviyo as invalid, {self.throttled} throttled, {self.faults} failed "
-            f"by injected faults: not counted), {len(self.violations)} violations"
+            f"by injected faults: not counted), {_count(len(self.violations), 'violation')}"
         ]
         by_rule = Counter(v.rule for v in self.violations)
         lines += [f"  {rule}: {by_rule[rule]}" for rule in RULES if by_rule[rule]]
@@ -167,6 +171,6 @@ def junit(report: Report, path: str) -> None:
     for rule in RULES:
         case = ElementTree.SubElement(suite, "testcase", classname="contract", name=rule)
         if by_rule[rule]:
-            failure = ElementTree.SubElement(case, "failure", message=f"{len(by_rule[rule])} violations")
+            failure = ElementTree.SubElement(case, "failure", message=_count(len(by_rule[rule]), "violation"))
             failure.text = "\n".join(str(v) for v in by_rule[rule])
     ElementTree.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)

@@ -47,3 +47,53 @@ def test_a_replay_into_a_running_emulator_uses_a_fresh_account_and_names_dead_le
     assert dead.startswith(
         f"dead letter (custom_webhook {broken['event_id']}): the rendered body is not JSON"
     )
+
+
+def test_a_replay_shows_the_exact_value_that_arrived_and_what_was_done_with_it() -> None:
+    [event] = load_events(str(FIXTURES / "edge" / "very_large_balance.json"))
+    said: list[str] = []
+    assert replay([event], out=said.append) == 0
+    text = "\n".join(said)
+    assert f'"points": {event["data"]["wallet"]["points"]},' in text  # 17 digits, not rounded by a float
+    assert f"    from TRIFFT event {event['event_id']}" in said
+    assert any(
+        re.fullmatch(r"    profile \(/data/attributes/profile/data\): created profile \w{26}", s)
+        for s in said
+    )
+    assert any(
+        re.fullmatch(r"    event 'Wallet credited' \(/data/attributes\): stored as event \w{26}", s)
+        for s in said
+    )
+
+
+def test_a_replay_names_every_input_event_that_produced_nothing_and_why() -> None:
+    [segment] = load_events(str(FIXTURES / "edge" / "system_segment_added.json"))
+    [other] = generate(1, seed=4, members=1, kinds=["app_opened"])
+    said: list[str] = []
+    assert replay([segment, other, other], out=said.append) == 0
+    quiet = said.index("2 input events produced no request:")
+    assert "system segment 'internal-all-members': TRIFFT ignores system segments" in said[quiet + 1]
+    assert said[quiet + 2].endswith("a repeat of an earlier event with the same event_id; sent once")
+
+
+def test_a_replay_shows_the_value_klaviyo_refused_at_its_pointer(emulator_url: str) -> None:
+    broken = json.loads((FIXTURES / "edge" / "custom_webhook_null_param.json").read_text(encoding="utf-8"))
+    [event] = generate(1, seed=9, members=1, kinds=["app_opened"])
+    event["member"]["email"] = "not an address"
+    said: list[str] = []
+    assert replay([event, broken], base_url=emulator_url, out=said.append) == 1
+    [refused] = [line for line in said if line.startswith("    rejected: ")]
+    assert refused.endswith(
+        'at /data/attributes/profile/data/attributes/email; the value there: "not an address"'
+    )
+    assert any(line.startswith("#") and line.endswith("-> 400 rejected") for line in said)
+
+
+def test_a_replay_with_compact_shortens_long_values_only_when_asked() -> None:
+    [event] = load_events(str(FIXTURES / "edge" / "basket_500_items.json"))
+    whole: list[str] = []
+    short: list[str] = []
+    replay([event], out=whole.append)
+    replay([event], out=short.append, compact=True)
+    assert "more items" in "\n".join(short) and "more items" not in "\n".join(whole)
+    assert len(short) < len(whole)

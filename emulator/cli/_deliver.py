@@ -118,4 +118,4 @@ def replay(args: argparse.Namespace) -> int:
             return fail("replay", str(exc))
     else:
         events = list(generate(args.count, seed=args.seed, members=args.members, edge=args.edge))
-    return replay(events, args.base_url)
+    return replay(events, args.base_url, compact=args.compact)

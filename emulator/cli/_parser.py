@@ -144,6 +144,9 @@ def parser() -> _Parser:
     rep.add_argument("--members", type=positive(1), default=3, help="with --seed: members (default 3)")
     rep.add_argument("--edge", action="store_true", help="with --seed: edge mode")
     rep.add_argument("--base-url", help="an emulator already running (default: a fresh one in this process)")
+    rep.add_argument(
+        "--compact", action="store_true", help="shorten long values and arrays in the bodies shown"
+    )
 
     shr = commands.add_parser("shrink", help="the smallest input on which a producer still breaks a rule")
     shr.add_argument(
