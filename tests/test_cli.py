@@ -291,3 +291,15 @@ def test_demo_runs_its_own_emulator_passes_and_prints_the_dashboard() -> None:
     assert match is not None and int(match.group(2)) > 0
     assert f"{match.group(1)}/_emulator/requests?key=" in dashboard[0]
     assert f"{match.group(1)}/_emulator/ledger?key=" in dashboard[0]
+
+
+def test_a_bare_command_prints_the_help_with_the_exit_codes() -> None:
+    result = _run()
+    assert result.returncode == 2 and "COMMAND" in result.stderr and "exit codes: 0" in result.stderr
+    for command in _COMMANDS:
+        assert command in result.stderr
+
+
+def test_version_names_the_installed_version() -> None:
+    result = _run("--version")
+    assert result.returncode == 0 and re.fullmatch(r"trifft-klaviyo \d+\.\d+\.\d+\S*\n", result.stdout)

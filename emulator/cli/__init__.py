@@ -41,5 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    grammar = _parser()
+    if not (sys.argv[1:] if argv is None else argv):
+        grammar.print_help(sys.stderr)  # a bare command gets the whole map, not just "arguments are required"
+        return 2
+    args = grammar.parse_args(argv)
     return _COMMANDS[args.command](args)

@@ -50,6 +50,15 @@ def kinds(values: Sequence[str]) -> list[str]:
     return wanted
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("trifft-klaviyo")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 DESCRIPTION = """Emulate Klaviyo, generate TRIFFT traffic, sync it, and judge it against the TRIFFT -> Klaviyo
 contract. Errors are one line naming what is wrong; never a traceback."""
 EXIT_CODES = """exit codes: 0 everything delivered / contract kept; 1 dead letters or violations; 2 usage or input
@@ -63,6 +72,7 @@ def parser() -> _Parser:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
     gen = commands.add_parser("generate", help="write realistic or nasty TRIFFT member events as JSON Lines")
