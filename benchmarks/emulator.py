@@ -1,21 +1,27 @@
-"""How fast does the fake Klaviyo start and answer? Prints start-up time and Create Event requests per second.
+"""How fast is the fake Klaviyo next to the HTTP stack it runs on? wrk against both, in the same run.
 
-    python benchmarks/emulator.py [--events N] [--repeat R] [--starts S]     (from the repository root)
+    python benchmarks/emulator.py [--seconds 10] [--connections 32] [--starts 5]     (from the repository root)
 
-Figures, each over a real socket on 127.0.0.1 with the server in its own process, as a client sees it:
-- start-up: `trifft-klaviyo emulator` from process start to the first 200 from /_emulator/health (median of S);
-- create_event, in memory: `POST /api/events` with limits off, one httpx client with keep-alive sending N
-  distinct events one after another (median of R runs);
-- create_event, --db file: the same, each 202 committed to SQLite (WAL, synchronous=FULL) before it is sent;
-- baseline for --db: bare SQLite commits per second in the same folder, i.e. the disk's fsync;
-- baseline: a trivial Starlette app on the same uvicorn settings that reads the body and answers 202, the floor
-  any Python ASGI server pays; the ratio says what parsing, validation, the store and the request log cost.
+Each figure comes from wrk (Debian's package, installed here if absent: a Python client would measure itself)
+with one thread and ``--connections`` connections for ``--seconds``, against servers in their own processes on
+127.0.0.1, all started the same way (uvicorn, with uvloop and httptools when installed):
+
+- baseline: a bare Starlette handler that reads the body and answers 202 (POST) or a fixed 100-item JSON page
+  (GET): the floor any app on this stack pays;
+- create_event, in memory: ``POST /api/events``, every request a new event (distinct ``unique_id``s over 300
+  profiles), limits off, full validation, request log and observations;
+- create_event, ``--db`` file: the same, each 202 committed to SQLite (WAL, synchronous=FULL) before it is sent;
+- get_events: ``GET /api/events?page[size]=100`` over the events just written.
+
+Start-up: process start to the first 200 from ``/_emulator/health`` (the emulator) or ``/`` (a bare uvicorn
+app with the same stack), median of ``--starts``. Ratios are to the baseline measured in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -28,196 +34,182 @@ from pathlib import Path
 
 import httpx
 
-EMULATOR = [
-    sys.executable,
-    "-m",
-    "emulator.cli",
-    "emulator",
-    "--port",
-    "0",
-    "--quiet",
-    "--rate-limits",
-    "off",
-]
-HEADERS = {
-    "Authorization": "Klaviyo-API-Key pk_benchmark_0000000000000000000000000",
-    "revision": "2026-07-15",
-    "Content-Type": "application/vnd.api+json",
-    "Accept": "application/vnd.api+json",
-}
+KEY = "pk_benchmark_0000000000000000000000000"
+EMULATOR = [sys.executable, "-m", "emulator.cli", "emulator", "--quiet", "--rate-limits", "off"]
+
+#: wrk's request generator: a distinct Create Event per request, 300 profiles.
+CREATE_EVENT_LUA = r"""
+counter = 0
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Klaviyo-API-Key %s"
+wrk.headers["revision"] = "2026-07-15"
+wrk.headers["Content-Type"] = "application/vnd.api+json"
+request = function()
+  counter = counter + 1
+  local n = counter
+  local body = string.format(
+    '{"data":{"type":"event","attributes":{"properties":{"points":%%d,"venue":"Rooftop","source":"benchmark"},' ..
+    '"value":12.5,"unique_id":"%%s-%%d","metric":{"data":{"type":"metric","attributes":{"name":"Points Earned"}}},' ..
+    '"profile":{"data":{"type":"profile","attributes":{"email":"member%%d@example.com",' ..
+    '"external_id":"member-%%d"}}}}}}', n %% 500, run, n, n %% 300, n %% 300)
+  return wrk.format(nil, "/api/events", nil, body)
+end
+""" % KEY
+
+GET_EVENTS_LUA = r"""
+wrk.method = "GET"
+wrk.headers["Authorization"] = "Klaviyo-API-Key %s"
+wrk.headers["revision"] = "2026-07-15"
+""" % KEY
 
 
 def serve_baseline() -> None:
-    """Run the baseline app (this script with --serve-baseline); prints its port, then serves until killed."""
+    """The baseline app (this script with --serve-baseline): prints its port, then serves until killed."""
+    import json
+
     import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import Response
+    from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    async def accept(request: Request) -> Response:
-        await request.body()
-        return Response(status_code=202)
+    page = {"data": [{"type": "event", "id": f"{n:026d}", "attributes": {"n": n}} for n in range(100)]}
+    encoded = json.dumps(page).encode()
 
-    app = Starlette(routes=[Route("/api/events", accept, methods=["POST"])])
+    async def events(request: Request) -> Response:
+        if request.method == "POST":
+            await request.body()
+            return Response(status_code=202)
+        return Response(encoded, media_type="application/json")
+
+    async def home(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    app = Starlette(routes=[Route("/api/events", events, methods=["GET", "POST"]), Route("/", home)])
     listener = socket.create_server(("127.0.0.1", 0))
     print(listener.getsockname()[1], flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[listener])
 
 
-def wait_healthy(url: str, process: subprocess.Popen[str]) -> None:
-    while process.poll() is None:
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("wrk is missing: installing Debian's package", file=sys.stderr)
+    as_root = [] if shutil.which("sudo") is None else ["sudo"]
+    subprocess.run([*as_root, "apt-get", "update", "-qq"], check=True)
+    subprocess.run([*as_root, "apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
+    return shutil.which("wrk") or "wrk"
+
+
+def wait_ok(url: str, process: subprocess.Popen[str], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
         try:
             if httpx.get(url).status_code == 200:
                 return
         except httpx.TransportError:
             time.sleep(0.002)
-    raise RuntimeError(f"the server exited with {process.returncode}")
+    raise RuntimeError(f"{url} did not answer 200 (exit {process.returncode})")
 
 
 @contextmanager
 def emulator(*extra: str) -> Iterator[tuple[str, float]]:
-    """The real command; its base URL and seconds from process start to the first healthy answer."""
+    """The real command on a free port; its base URL and seconds from process start to the first healthy answer."""
     started = time.perf_counter()
-    process = subprocess.Popen([*EMULATOR, *extra], stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([*EMULATOR, "--port", "0", *extra], stderr=subprocess.PIPE, text=True)
     try:
         assert process.stderr is not None
         banner = process.stderr.readline()
-        url = banner.split("control API at ")[1].strip().removesuffix("/_emulator/health")
-        wait_healthy(f"{url}/_emulator/health", process)
+        url = re.search(r"http://127\.0\.0\.1:\d+", banner)
+        if url is None:
+            raise RuntimeError(f"no URL in the emulator's banner: {banner!r}")
+        wait_ok(f"{url.group(0)}/_emulator/health", process)
+        yield url.group(0), time.perf_counter() - started
+    finally:
+        process.terminate()
+        process.wait()
+
+
+@contextmanager
+def baseline() -> Iterator[tuple[str, float]]:
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, __file__, "--serve-baseline"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = f"http://127.0.0.1:{process.stdout.readline().strip()}"
+        wait_ok(f"{url}/", process)
         yield url, time.perf_counter() - started
     finally:
         process.terminate()
         process.wait()
 
 
-@contextmanager
-def baseline() -> Iterator[str]:
-    command = [sys.executable, __file__, "--serve-baseline"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        url = f"http://127.0.0.1:{process.stdout.readline().strip()}"
-        wait_healthy_post(url, process)
-        yield url
-    finally:
-        process.terminate()
-        process.wait()
-
-
-def wait_healthy_post(url: str, process: subprocess.Popen[str]) -> None:
-    while process.poll() is None:
-        try:
-            httpx.post(f"{url}/api/events", content=b"{}")
-            return
-        except httpx.TransportError:
-            time.sleep(0.002)
-    raise RuntimeError(f"the baseline exited with {process.returncode}")
-
-
-def bodies(count: int, run: str) -> list[bytes]:
-    """Distinct Create Event documents (300 members), encoded once so the client loop only sends."""
-    made = []
-    for n in range(count):
-        made.append(
-            json.dumps(
-                {
-                    "data": {
-                        "type": "event",
-                        "attributes": {
-                            "properties": {"points": n % 500, "venue": "Rooftop", "source": "benchmark"},
-                            "value": 12.5,
-                            "unique_id": f"{run}-{n}",
-                            "metric": {"data": {"type": "metric", "attributes": {"name": "Points Earned"}}},
-                            "profile": {
-                                "data": {
-                                    "type": "profile",
-                                    "attributes": {
-                                        "email": f"member{n % 300}@example.com",
-                                        "external_id": f"member-{n % 300}",
-                                    },
-                                }
-                            },
-                        },
-                    }
-                }
-            ).encode()
-        )
-    return made
-
-
-def rate(url: str, count: int, repeat: int) -> float:
-    """Median requests per second of ``repeat`` runs of ``count`` sequential POSTs on one keep-alive client."""
-    rates = []
-    with httpx.Client(base_url=url, headers=HEADERS) as http:
-        for body in bodies(200, "warm-up"):
-            http.post("/api/events", content=body)
-        for run in range(repeat):
-            documents = bodies(count, f"run{run}")
-            started = time.perf_counter()
-            for body in documents:
-                status = http.post("/api/events", content=body).status_code
-                if status != 202:
-                    raise RuntimeError(f"expected 202, got {status}")
-            rates.append(count / (time.perf_counter() - started))
-    return statistics.median(rates)
-
-
-def commit_rate(folder: str, count: int = 300) -> float:
-    """SQLite commits per second (WAL, synchronous=FULL, one row each) in ``folder``: the disk's fsync, which
-    bounds the --db figure (one durable commit per request)."""
-    import sqlite3
-
-    conn = sqlite3.connect(str(Path(folder) / "commits.db"), isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("CREATE TABLE t (n INTEGER)")
-    started = time.perf_counter()
-    for n in range(count):
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO t VALUES (?)", (n,))
-        conn.execute("COMMIT")
-    elapsed = time.perf_counter() - started
-    conn.close()
-    return count / elapsed
+def wrk(binary: str, url: str, script: str, seconds: int, connections: int, run: str) -> tuple[float, float]:
+    """Requests per second and p99 latency in ms; non-2xx answers are an error, not a figure."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write(f'run = "{run}"\n' + script)
+    done = subprocess.run(
+        [binary, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", lua.name, url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    Path(lua.name).unlink()
+    if "Non-2xx or 3xx responses" in done.stdout:
+        raise RuntimeError(f"wrk saw errors against {url}:\n{done.stdout}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", done.stdout).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", done.stdout)
+    assert p99 is not None, done.stdout
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    return rate, float(p99.group(1)) * scale
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--events", type=int, default=3000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--serve-baseline", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_baseline:
         serve_baseline()
         return
+    binary = ensure_wrk()
+    s, c = args.seconds, args.connections
+    rows: list[tuple[str, float, float, float]] = []
 
-    starts = []
+    with baseline() as (url, _):
+        floor_post = wrk(binary, f"{url}/api/events", CREATE_EVENT_LUA, s, c, "base")
+        floor_get = wrk(binary, f"{url}/api/events?page%5Bsize%5D=100", GET_EVENTS_LUA, s, c, "base")
+    rows.append(("baseline: bare handler, POST", *floor_post, 1.0))
+    with emulator() as (url, _):
+        memory = wrk(binary, f"{url}/api/events", CREATE_EVENT_LUA, s, c, "mem")
+        reads = wrk(binary, f"{url}/api/events?page%5Bsize%5D=100", GET_EVENTS_LUA, s, c, "mem")
+    rows.append(("create_event, in memory", *memory, memory[0] / floor_post[0]))
+    with tempfile.TemporaryDirectory() as folder, emulator("--db", str(Path(folder) / "bench.db")) as (url, _):
+        durable = wrk(binary, f"{url}/api/events", CREATE_EVENT_LUA, s, c, "db")
+    rows.append(("create_event, --db file", *durable, durable[0] / floor_post[0]))
+    rows.append(("baseline: bare handler, GET 100 items", *floor_get, 1.0))
+    rows.append(("get_events, pages of 100", *reads, reads[0] / floor_get[0]))
+
+    emulator_starts, bare_starts = [], []
     for _ in range(args.starts):
         with emulator() as (_, seconds):
-            starts.append(seconds)
-    with emulator() as (url, _):
-        memory = rate(url, args.events, args.repeat)
-    with tempfile.TemporaryDirectory() as folder:
-        with emulator("--db", str(Path(folder) / "bench.db")) as (url, _):
-            durable = rate(url, args.events, args.repeat)
-        commits = commit_rate(folder)
-    with baseline() as url:
-        floor = rate(url, args.events, args.repeat)
+            emulator_starts.append(seconds)
+        with baseline() as (_, seconds):
+            bare_starts.append(seconds)
+    up, bare_up = statistics.median(emulator_starts), statistics.median(bare_starts)
 
+    print(f"wrk -t1 -c{c} -d{s}s, each server in its own process on 127.0.0.1")
+    print(f"{'what':<40} {'req/s':>9} {'p99 ms':>8} {'ratio':>6}")
+    for what, rate, p99, ratio in rows:
+        print(f"{what:<40} {rate:>9,.0f} {p99:>8.1f} {ratio:>6.2f}")
     print(
-        f"start-up to first healthy response: {statistics.median(starts) * 1000:,.0f} ms (median of {args.starts})"
+        f"start-up to the first 200: emulator {up * 1000:,.0f} ms, bare uvicorn app {bare_up * 1000:,.0f} ms "
+        f"(ratio {up / bare_up:.2f}; median of {args.starts})"
     )
-    print(f"{args.events:,} create_event, median of {args.repeat} runs, one keep-alive client, limits off:")
-    print(f"  in memory          {memory:8,.0f} req/s")
-    print(f"  --db file          {durable:8,.0f} req/s")
-    print(f"  baseline (202 app) {floor:8,.0f} req/s")
-    print(f"  baseline for --db: {commits:,.0f} SQLite commits/s (WAL, synchronous=FULL) on the same disk")
-    print(f"  ratio in memory / baseline {memory / floor:.2f}, --db file / baseline {durable / floor:.2f}")
 
 
 if __name__ == "__main__":
