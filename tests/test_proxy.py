@@ -269,7 +269,9 @@ def test_compare_reports_exactly_the_differences_planted(upstream: RunningEmulat
     assert reads and [(d.seq, d.aspect, d.recorded, d.here) for d in result.differences] == [
         (seq, "status", 200, 429) for seq in reads
     ]
-    assert f"{len(recording)} exchanges compared" in result.table() and f"{len(reads)} differ" in result.table()
+    assert (
+        f"{len(recording)} exchanges compared" in result.table() and f"{len(reads)} differ" in result.table()
+    )
 
 
 def test_an_error_answer_is_compared_by_code_and_pointer() -> None:
