@@ -8,8 +8,8 @@ every second and re-reads the lists it shows when the request log, the ledger or
 Every endpoint is a GET; ``?account=<id>`` or ``?key=<API key>`` picks an account, none means every account.
 Lists are newest first, ``limit`` rows (50; 1 to 500) ``before`` a cursor, with the ``total`` that match:
 
-- ``summary``: accounts with their counts, metrics with event counts, request counts (rejected, 429s, faults),
-  the rate-limit and fault settings, and the account's contract verdict.
+- ``summary``: accounts (display key, label) with their counts, metrics with their account and event counts,
+  request counts (rejected, 429s, faults), the rate-limit and fault settings, and the account's verdict.
 - ``profiles?q=``: profiles whose email, phone number, external id or Klaviyo id contains ``q``.
 - ``member?id=<Klaviyo id>``: one profile, its timeline (``timeline.build``) and its part of the verdict.
 - ``requests?only=rejected|problems``: the request log (``problems``: 429s and injected faults);
@@ -35,7 +35,7 @@ from starlette.routing import Route
 
 from contracts.verifier import Report, verify
 from emulator.klaviyo import Emulator, Store
-from emulator.klaviyo.store import REQUEST_FILTERS, account_id, loads
+from emulator.klaviyo.store import REQUEST_FILTERS, account_id, loads, profile_name
 
 from . import timeline
 
@@ -203,6 +203,7 @@ def _member(emulator: Emulator, verdicts: _Verdicts, request: Request) -> dict[s
     doc = loads(profile.pop("doc"))
     return {
         "profile": profile,
+        "name": profile_name(doc),
         "attributes": [
             {"attribute": name, "value": value} for name, value in sorted(timeline.flatten(doc or {}).items())
         ],
