@@ -15,6 +15,8 @@ Lists are newest first, ``limit`` rows (50; 1 to 500) ``before`` a cursor, with 
 - ``requests?only=rejected|problems``: the request log (``problems``: 429s and injected faults);
   ``requests/<seq>``: one request with its bodies, errors and ledger lines.
 - ``ledger``: what Klaviyo did quietly (deduplicated, ignored, merged).
+- ``charts?range=``: requests over time by status class, events over time by metric, and each endpoint's use of
+  its rate limits now (``_charts``).
 
 A query value that is not what it should be is a 400 naming it, never a 500.
 """
@@ -37,7 +39,7 @@ from contracts.verifier import Report, verify
 from emulator.klaviyo import Emulator, Store
 from emulator.klaviyo.store import REQUEST_FILTERS, account_id, loads, profile_name
 
-from . import timeline
+from . import _charts, timeline
 
 PAGE_SIZE = 50
 _MAX_INT = 2**63 - 1  # SQLite's largest integer: a bigger cursor would overflow its binding
@@ -237,6 +239,13 @@ def _violations_of(
     return found
 
 
+def _chart_data(emulator: Emulator, request: Request) -> dict[str, Any]:
+    try:
+        return _charts.build(emulator, _account(request), _text(request, "range") or "auto")
+    except ValueError as exc:
+        raise _Refused(400, str(exc)) from None
+
+
 def _asset(request: Request) -> Response:
     name = request.path_params["name"]
     if name not in _ASSETS:
@@ -285,4 +294,5 @@ def routes(emulator: Emulator) -> list[Route]:
         Route(f"{base}/requests", _endpoint(lambda r: _requests(store, r))),
         Route(f"{base}/requests/{{seq}}", _endpoint(lambda r: _request(store, r))),
         Route(f"{base}/ledger", _endpoint(lambda r: _ledger(store, r))),
+        Route(f"{base}/charts", _endpoint(lambda r: _chart_data(emulator, r))),
     ]

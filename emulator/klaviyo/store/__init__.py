@@ -11,6 +11,7 @@ rows carry the account id, and nothing reads across accounts.
 - ``Store`` (here): accounts and their labels, the request log with its ledger and observations, reset, export
   and import.
 - ``_inspect``: reading what was received (request log, ledger, observations, the dashboard's pages).
+- ``_series``: counting what was received over time (the dashboard's charts).
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from ..types import LedgerEntry, Note
 from ._database import Database, account_id, display_key, dumps, mask
 from ._inspect import REQUEST_FILTERS, Inspection, Member, Page, loads, profile_name
 from ._schema import ACCOUNT_TABLES
+from ._series import STATUS_CLASSES, Series
 from ._tx import Tx
 
 __all__ = [
     "ACCOUNT_TABLES",
     "REQUEST_FILTERS",
+    "STATUS_CLASSES",
     "LedgerEntry",
     "Member",
     "Page",
@@ -44,7 +47,7 @@ __all__ = [
 ]
 
 
-class Store(Database, Inspection):
+class Store(Database, Inspection, Series):
     """The emulator's database: ``writing()`` for the API's handlers, methods for everything else."""
 
     @contextmanager

@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS events (
     value REAL, value_currency TEXT, unique_id TEXT, dedupe_key TEXT NOT NULL, request_id TEXT,
     received REAL NOT NULL, UNIQUE (account, profile_id, metric_id, dedupe_key));
 CREATE INDEX IF NOT EXISTS events_id ON events (account, id);
+CREATE INDEX IF NOT EXISTS events_received ON events (account, received);
 CREATE TABLE IF NOT EXISTS jobs (
     account TEXT NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL, doc TEXT NOT NULL, created REAL NOT NULL,
     PRIMARY KEY (account, id));
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS requests (
     received REAL NOT NULL, headers TEXT);
 CREATE INDEX IF NOT EXISTS requests_account ON requests (account, seq);
 CREATE INDEX IF NOT EXISTS requests_id ON requests (id);
+CREATE INDEX IF NOT EXISTS requests_received ON requests (account, received);
 CREATE TABLE IF NOT EXISTS ledger (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL, request_id TEXT NOT NULL,
     kind TEXT NOT NULL, reason TEXT NOT NULL, subject TEXT, details TEXT NOT NULL, at REAL NOT NULL);
