@@ -108,6 +108,8 @@ def test_a_members_timeline_shows_each_change_as_a_diff_and_the_verdict_with_vio
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
 
+    member.locator("button.close").click()  # the drawer lies over the list: close it to pick another
+    expect(member).to_be_hidden()
     page.fill("#search", "")
     page.locator("#profiles tbody tr").filter(has_not_text=MEMBER).first.click()
     expect(member.locator(".member-verdict")).to_have_text("Contract: PASS, no violations for this member")
