@@ -3,7 +3,8 @@
 The page is static HTML, CSS and vanilla JS from ``static/`` (no CDN: it works offline). It puts every value a
 client sent into the page as text (``textContent``), never as markup, and its Content-Security-Policy runs only
 its own script file, so a payload such as ``<img src=x onerror=alert(1)>`` stays inert. It polls ``summary``
-every second and re-reads the lists it shows when the request log, the ledger or the settings moved.
+every second and re-reads the lists it shows when the request log, the ledger or the settings moved; it reads
+``charts`` every second too (time moves on even when no traffic does).
 
 Every endpoint is a GET; ``?account=<id>`` or ``?key=<API key>`` picks an account, none means every account.
 Lists are newest first, ``limit`` rows (50; 1 to 500) ``before`` a cursor, with the ``total`` that match:
