@@ -11,7 +11,7 @@ import pytest
 from conftest import API_KEY, HEADERS
 
 from emulator.klaviyo import Emulator, create_app
-from emulator.klaviyo.store import account_id, mask
+from emulator.klaviyo.store import account_id, display_key, mask
 from emulator.server import InProcessTransport, RunningEmulator
 
 OTHER_KEY = "pk_other_account_0000000000000000042"
@@ -142,6 +142,81 @@ def test_a_masked_key_hides_at_least_two_thirds_of_the_key(key: str) -> None:
     shown = mask(key).replace("…", "")
     assert len(shown) * 3 <= len(key)
     assert mask(key) != key
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [
+        ("pk_0123456789abcdef0123456789abcdef01", "pk_…ef01"),  # a real key: first 3 and last 4
+        ("pk_test_dashboard_0001", "pk_…0001"),
+        ("pk_test_trifft_0001", "pk…0001"),  # 6 of 19 may be shown: the end first
+        ("pk_test_1", "…t_1"),
+        ("pk", "…"),
+    ],
+)
+def test_the_display_form_of_a_key_is_its_first_three_and_last_four_within_a_third(
+    key: str, shown: str
+) -> None:
+    assert display_key(key) == shown
+    assert len(shown.replace("…", "")) * 3 <= len(key)
+
+
+def test_short_test_keys_that_mask_alike_are_told_apart_by_their_display_form() -> None:
+    assert mask("pk_test_1") == mask("pk_live_1") == "pk…1"
+    assert len({display_key(k) for k in ("pk_test_1", "pk_test_2", "pk_live_1")}) == 3
+
+
+def test_an_account_is_listed_with_its_display_form_and_label(client: httpx.Client) -> None:
+    client.post("/api/events", json=event("a@example.com"))
+    labelled = client.put("/_emulator/accounts/label", params={"key": API_KEY}, content="  CI <b>run</b>  ")
+    assert labelled.status_code == 200
+    assert labelled.json() == {
+        "account": account_id(API_KEY),
+        "label": "CI <b>run</b>",
+        "shown_key": display_key(API_KEY),
+        "seen": True,
+    }
+    [row] = client.get("/_emulator/accounts").json()["data"]
+    assert (row["shown_key"], row["label"], row["masked_key"]) == (
+        display_key(API_KEY),
+        "CI <b>run</b>",
+        mask(API_KEY),
+    )
+    assert (
+        client.put("/_emulator/accounts/label", params={"account": account_id(API_KEY)}).json()["label"]
+        is None
+    )
+    assert client.get("/_emulator/accounts").json()["data"][0]["label"] is None
+
+
+def test_a_label_set_before_the_first_request_names_the_account_and_survives_a_reset(
+    client: httpx.Client,
+) -> None:
+    early = client.put("/_emulator/accounts/label", params={"key": OTHER_KEY}, content="staging")
+    assert early.json()["seen"] is False and client.get("/_emulator/accounts").json()["data"] == []
+    client.post("/api/events", json=event("a@example.com"), headers=keyed(OTHER_KEY))
+    assert client.get("/_emulator/accounts").json()["data"][0]["label"] == "staging"
+    client.post("/_emulator/reset")
+    client.post("/api/events", json=event("a@example.com"), headers=keyed(OTHER_KEY))
+    assert client.get("/_emulator/accounts").json()["data"][0]["label"] == "staging"
+
+
+@pytest.mark.parametrize(
+    ("params", "body", "named"),
+    [
+        ({}, b"CI", "name the account"),
+        ({"key": API_KEY}, b"x" * 61, "at most 60 characters"),
+        ({"key": API_KEY}, b"two\nlines", "control characters"),
+        ({"key": API_KEY}, b"\xff\xfe", "UTF-8"),
+    ],
+)
+def test_a_bad_label_is_a_400_naming_what_is_wrong(
+    client: httpx.Client, params: dict[str, str], body: bytes, named: str
+) -> None:
+    answer = client.put("/_emulator/accounts/label", params=params, content=body)
+    assert answer.status_code == 400
+    assert named in answer.json()["errors"][0]["detail"]
+    assert client.get("/_emulator/accounts/label").status_code == 405
 
 
 def test_no_control_output_contains_the_api_key_in_clear(client: httpx.Client) -> None:

@@ -301,3 +301,24 @@ def test_the_burst_over_http_matches_the_published_figure(
     statuses = [http.post(path, json=body).status_code for _ in range(burst + 1)]
     assert statuses[:burst] == [400] * burst  # invalid bodies, but counted, as every authenticated request is
     assert statuses[burst] == 429
+
+
+# -- what the dashboard reads: the use of the current windows ----------------------------------------------------
+
+
+def test_usage_is_the_current_second_its_busiest_of_the_minute_and_the_minute(
+    limited: tuple[httpx.Client, Emulator], clock: Clock
+) -> None:
+    http, emulator = limited
+    metrics(http, 12)  # 10 let through, 2 throttled (not counted)
+    clock.now += 1
+    metrics(http, 3)
+    metrics(http, 1, key=OTHER_KEY)
+    [mine] = emulator.limiter.usage(account_id(API_KEY))
+    assert (mine.operation, mine.in_second, mine.peak_second, mine.in_minute) == ("get_metrics", 3, 10, 13)
+    assert {u.account for u in emulator.limiter.usage()} == {account_id(API_KEY), account_id(OTHER_KEY)}
+    clock.now += 1  # a new second: nothing used in it yet, the minute goes on
+    [mine] = emulator.limiter.usage(account_id(API_KEY))
+    assert (mine.in_second, mine.peak_second, mine.in_minute) == (0, 10, 13)
+    clock.now += 60  # a new minute: the old windows are not current
+    assert emulator.limiter.usage() == []

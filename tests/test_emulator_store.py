@@ -17,7 +17,7 @@ from conftest import API_KEY, HEADERS
 from emulator_process import run_emulator, start_emulator
 
 from emulator.klaviyo import Emulator, Store, create_app
-from emulator.klaviyo.store import account_id, mask
+from emulator.klaviyo.store import account_id, display_key, mask, profile_name
 from emulator.server import InProcessTransport
 
 OTHER_KEY = "pk_other_account_0000000000000000042"
@@ -106,6 +106,15 @@ def test_import_lists_the_account_again(client: httpx.Client) -> None:
     client.put("/_emulator/state", params={"account": account_id(API_KEY)}, content=exported)
     listed = client.get("/_emulator/accounts").json()["data"]
     assert [(row["id"], row["masked_key"]) for row in listed] == [(account_id(API_KEY), mask(API_KEY))]
+    assert listed[0]["shown_key"] == display_key(API_KEY)
+
+
+def test_an_export_imported_under_a_key_is_shown_under_that_keys_display_form(client: httpx.Client) -> None:
+    fill(client, 1)
+    exported = client.get("/_emulator/state", params={"key": API_KEY}).content
+    assert client.put("/_emulator/state", params={"key": OTHER_KEY}, content=exported).status_code == 200
+    shown = {row["id"]: row["shown_key"] for row in client.get("/_emulator/accounts").json()["data"]}
+    assert shown[account_id(OTHER_KEY)] == display_key(OTHER_KEY)
 
 
 def test_an_export_imported_into_another_account_is_read_there(client: httpx.Client) -> None:
@@ -207,6 +216,54 @@ def test_a_file_made_before_request_headers_were_kept_opens_and_keeps_working(tm
     [logged, *_] = store.requests(account_id(API_KEY))
     assert logged.headers["revision"] == HEADERS["revision"]
     store.close()
+
+
+def test_a_file_made_before_display_keys_were_kept_gets_them_on_the_next_request(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE accounts (id TEXT PRIMARY KEY, masked_key TEXT NOT NULL, created REAL NOT NULL)"
+    )
+    old.execute("INSERT INTO accounts VALUES (?, ?, 1.0)", (account_id(API_KEY), mask(API_KEY)))
+    old.commit()
+    old.close()
+    store = Store(str(path))
+    [listed] = store.accounts()
+    assert (listed["masked_key"], listed["shown_key"], listed["label"]) == (
+        mask(API_KEY),
+        mask(API_KEY),
+        None,
+    )
+    with httpx.Client(
+        transport=InProcessTransport(create_app(Emulator(store=store, rate_limits="off"))),
+        base_url="http://klaviyo.test",
+        headers=HEADERS,
+    ) as http:
+        fill(http, 1)
+    [listed] = store.accounts()
+    assert (listed["shown_key"], listed["created"]) == (display_key(API_KEY), 1.0)
+    store.close()
+    assert API_KEY.encode() not in b"".join(p.read_bytes() for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("doc", "name"),
+    [
+        (
+            {"first_name": "Ada", "last_name": "Lovelace", "properties": {"first_name": "A"}},
+            ("Ada", "Lovelace"),
+        ),
+        ({"properties": {"first_name": "Ada", "last_name": "Lovelace"}}, ("Ada", "Lovelace")),
+        ({"first_name": "", "properties": {"first_name": "Ada"}}, ("Ada", None)),
+        ({"properties": []}, (None, None)),
+        (None, (None, None)),
+    ],
+)
+def test_a_profiles_name_is_klaviyos_attribute_else_the_custom_property(
+    doc: Any, name: tuple[Any, Any]
+) -> None:
+    found = profile_name(doc)
+    assert (found["first_name"], found["last_name"]) == name
 
 
 def test_the_request_log_keeps_headers_but_never_the_api_key(tmp_path: Path) -> None:

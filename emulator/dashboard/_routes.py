@@ -3,18 +3,21 @@
 The page is static HTML, CSS and vanilla JS from ``static/`` (no CDN: it works offline). It puts every value a
 client sent into the page as text (``textContent``), never as markup, and its Content-Security-Policy runs only
 its own script file, so a payload such as ``<img src=x onerror=alert(1)>`` stays inert. It polls ``summary``
-every second and re-reads the lists it shows when the request log, the ledger or the settings moved.
+every second and re-reads the lists it shows when the request log, the ledger or the settings moved; it reads
+``charts`` every second too (time moves on even when no traffic does).
 
 Every endpoint is a GET; ``?account=<id>`` or ``?key=<API key>`` picks an account, none means every account.
 Lists are newest first, ``limit`` rows (50; 1 to 500) ``before`` a cursor, with the ``total`` that match:
 
-- ``summary``: accounts with their counts, metrics with event counts, request counts (rejected, 429s, faults),
-  the rate-limit and fault settings, and the account's contract verdict.
+- ``summary``: accounts (display key, label) with their counts, metrics with their account and event counts,
+  request counts (rejected, 429s, faults), the rate-limit and fault settings, and the account's verdict.
 - ``profiles?q=``: profiles whose email, phone number, external id or Klaviyo id contains ``q``.
 - ``member?id=<Klaviyo id>``: one profile, its timeline (``timeline.build``) and its part of the verdict.
 - ``requests?only=rejected|problems``: the request log (``problems``: 429s and injected faults);
   ``requests/<seq>``: one request with its bodies, errors and ledger lines.
 - ``ledger``: what Klaviyo did quietly (deduplicated, ignored, merged).
+- ``charts?range=``: requests over time by status class, events over time by metric, and each endpoint's use of
+  its rate limits now (``_charts``).
 
 A query value that is not what it should be is a 400 naming it, never a 500.
 """
@@ -35,9 +38,9 @@ from starlette.routing import Route
 
 from contracts.verifier import Report, verify
 from emulator.klaviyo import Emulator, Store
-from emulator.klaviyo.store import REQUEST_FILTERS, account_id, loads
+from emulator.klaviyo.store import REQUEST_FILTERS, account_id, loads, profile_name
 
-from . import timeline
+from . import _charts, timeline
 
 PAGE_SIZE = 50
 _MAX_INT = 2**63 - 1  # SQLite's largest integer: a bigger cursor would overflow its binding
@@ -203,6 +206,7 @@ def _member(emulator: Emulator, verdicts: _Verdicts, request: Request) -> dict[s
     doc = loads(profile.pop("doc"))
     return {
         "profile": profile,
+        "name": profile_name(doc),
         "attributes": [
             {"attribute": name, "value": value} for name, value in sorted(timeline.flatten(doc or {}).items())
         ],
@@ -234,6 +238,13 @@ def _violations_of(
             target.setdefault("violations", []).append(entry)
         found.append(entry)
     return found
+
+
+def _chart_data(emulator: Emulator, request: Request) -> dict[str, Any]:
+    try:
+        return _charts.build(emulator, _account(request), _text(request, "range") or "auto")
+    except ValueError as exc:
+        raise _Refused(400, str(exc)) from None
 
 
 def _asset(request: Request) -> Response:
@@ -284,4 +295,5 @@ def routes(emulator: Emulator) -> list[Route]:
         Route(f"{base}/requests", _endpoint(lambda r: _requests(store, r))),
         Route(f"{base}/requests/{{seq}}", _endpoint(lambda r: _request(store, r))),
         Route(f"{base}/ledger", _endpoint(lambda r: _ledger(store, r))),
+        Route(f"{base}/charts", _endpoint(lambda r: _chart_data(emulator, r))),
     ]

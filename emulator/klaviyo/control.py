@@ -7,6 +7,7 @@ Not part of Klaviyo, so no API key is needed; an account is named by ``?key=<its
 from __future__ import annotations
 
 import json
+import unicodedata
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -17,11 +18,26 @@ from contracts import KLAVIYO_REVISION, NEWEST_REVISION, OLDEST_REVISION
 from . import spec
 from .faults import Faults
 from .state import Emulator
-from .store import account_id, mask
+from .store import account_id, display_key, mask
+
+#: The longest account label, in characters.
+LABEL_LENGTH = 60
 
 
 def _problem(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"errors": [{"status": status, "detail": detail}]}, status)
+
+
+def label(text: str) -> str | None:
+    """A label as given (surrounding blanks dropped), None for a blank one (no label); ValueError naming what is
+    wrong with it. The dashboard shows labels as text, so markup in one is harmless; control characters and
+    lengths past ``LABEL_LENGTH`` are refused."""
+    text = text.strip()
+    if len(text) > LABEL_LENGTH:
+        raise ValueError(f"a label has at most {LABEL_LENGTH} characters, not {len(text)}")
+    if any(unicodedata.category(c) == "Cc" for c in text):
+        raise ValueError(f"a label may not hold control characters: {text[:LABEL_LENGTH]!r}")
+    return text or None
 
 
 def _account(request: Request) -> str | None:
@@ -59,6 +75,28 @@ def routes(emulator: Emulator) -> list[Route]:
 
     async def accounts(request: Request) -> Response:
         return JSONResponse({"data": store.accounts()})
+
+    async def account_label(request: Request) -> Response:
+        # Naming an account for people; by its key even before its first request (the key is never kept).
+        api_key = request.query_params.get("key")
+        account = account_id(api_key) if api_key else request.query_params.get("account")
+        if not account:
+            return _problem(400, "name the account: ?key=<API key> or ?account=<id>")
+        try:
+            name = label((await request.body()).decode("utf-8"))
+        except UnicodeDecodeError:
+            return _problem(400, "a label must be UTF-8 text")
+        except ValueError as exc:
+            return _problem(400, str(exc))
+        store.set_label(account, name)
+        return JSONResponse(
+            {
+                "account": account,
+                "label": name,
+                "shown_key": display_key(api_key) if api_key else None,
+                "seen": account in {a["id"] for a in store.accounts()},
+            }
+        )
 
     async def key(request: Request) -> Response:
         # What a judge needs before it judges: does this emulator take the key, and has it seen it?
@@ -149,7 +187,7 @@ def routes(emulator: Emulator) -> list[Route]:
             return _problem(400, "state must be an export of this emulator (an object with version 1)")
         key = request.query_params.get("key")
         try:
-            store.import_(account, body, mask(key) if key else None)
+            store.import_(account, body, mask(key) if key else None, display_key(key) if key else None)
         except Exception as exc:  # a malformed export must not take the server down
             return _problem(400, f"state could not be imported: {exc}")
         return JSONResponse({"imported": account})
@@ -174,6 +212,7 @@ def routes(emulator: Emulator) -> list[Route]:
     return [
         Route("/_emulator/health", health),
         Route("/_emulator/accounts", accounts),
+        Route("/_emulator/accounts/label", account_label, methods=["PUT"]),
         Route("/_emulator/key", key),
         Route("/_emulator/endpoints", endpoints),
         Route("/_emulator/requests", requests_),

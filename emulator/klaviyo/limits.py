@@ -40,6 +40,19 @@ class _Window:
     in_second: int = 0
     minute: int = -1
     in_minute: int = 0
+    peak_second: int = 0  # the most requests let through in one second of this minute
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What one account has used of one operation's limits in the current windows: this second (burst), its
+    busiest second of this minute, and this minute (steady). Throttled requests are not counted."""
+
+    account: str
+    operation: str
+    in_second: int
+    peak_second: int
+    in_minute: int
 
 
 class RateLimiter:
@@ -66,6 +79,25 @@ class RateLimiter:
             for window in [w for w in self._windows if w[0] == account]:
                 del self._windows[window]
 
+    def usage(self, account: str | None = None) -> list[Usage]:
+        """The use of every account's (or one account's) windows that are current now; a window whose minute has
+        passed is not listed, and a past second counts as none used."""
+        now = self.clock()
+        second, minute = int(now), int(now // 60)
+        # A copy first: the event loop may open a window while a reader (a worker thread) goes through them.
+        windows = list(self._windows.items())
+        return [
+            Usage(
+                owner,
+                operation,
+                window.in_second if window.second == second else 0,
+                window.peak_second,
+                window.in_minute,
+            )
+            for (owner, operation), window in windows
+            if window.minute == minute and (account is None or owner == account)
+        ]
+
     def check(self, account: str, operation: Operation) -> dict[str, str]:
         """Count one request; the RateLimit-* headers to send, or Throttled with an integer Retry-After."""
         if self.factor is None:
@@ -77,7 +109,7 @@ class RateLimiter:
         if window.second != second:
             window.second, window.in_second = second, 0
         if window.minute != minute:
-            window.minute, window.in_minute = minute, 0
+            window.minute, window.in_minute, window.peak_second = minute, 0, 0
         minute_reset = max(1, math.ceil((minute + 1) * 60 - now))
         if window.in_minute >= steady or window.in_second >= burst:
             wait = minute_reset if window.in_minute >= steady else max(1, math.ceil(second + 1 - now))
@@ -91,6 +123,7 @@ class RateLimiter:
             )
         window.in_second += 1
         window.in_minute += 1
+        window.peak_second = max(window.peak_second, window.in_second)
         return {
             "RateLimit-Limit": str(steady),
             "RateLimit-Remaining": str(steady - window.in_minute),

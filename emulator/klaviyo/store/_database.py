@@ -34,6 +34,20 @@ def mask(api_key: str) -> str:
     return f"{api_key[:front]}…{api_key[len(api_key) - back :]}"
 
 
+def display_key(api_key: str) -> str:
+    """``pk_…ef01``: how the dashboard names an account; computed when the account is opened, the key never kept.
+
+    The first three and the last four characters, when that is at most a third of the key (keys of 21 characters
+    or more, so every real Klaviyo key). A shorter test key shows less, and the end goes first: test keys differ
+    at their end (``pk_test_1``, ``pk_test_2``), so a 9-character key shows ``…t_1``, a 19-character one
+    ``pk…0001``, and a key under three characters only ``…``.
+    """
+    shown = len(api_key) // 3
+    back = min(4, shown)
+    front = min(3, shown - back)
+    return f"{api_key[:front]}…{api_key[len(api_key) - back :] if back else ''}"
+
+
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 

@@ -75,6 +75,18 @@ def _observation(row: sqlite3.Row) -> Observation:
     return Observation.from_dict({**(doc if isinstance(doc, dict) else {}), "request": row["request_seq"]})
 
 
+def profile_name(doc: Any) -> dict[str, Any]:
+    """A stored profile's ``first_name`` and ``last_name``: Klaviyo's attributes when set, else the custom
+    properties of the same names (where TRIFFT's refresh puts them); None where neither is."""
+    doc = doc if isinstance(doc, dict) else {}
+    properties = doc.get("properties")
+    properties = properties if isinstance(properties, dict) else {}
+    return {
+        part: doc[part] if doc.get(part) not in (None, "") else properties.get(part)
+        for part in ("first_name", "last_name")
+    }
+
+
 @dataclass(frozen=True)
 class Page:
     """Rows newest first, how many match in all, and the cursor for the next (older) page, if any."""
@@ -176,9 +188,10 @@ class Inspection:
         return counts
 
     def account_summaries(self) -> list[dict[str, Any]]:
-        """Every account with its numbers of profiles, events and requests."""
+        """Every account with its display key, label and numbers of profiles, events and requests."""
         sql = (
-            "SELECT a.id, a.masked_key, a.created,"
+            "SELECT a.id, a.masked_key, coalesce(a.shown_key, a.masked_key) AS shown_key, a.created,"
+            " (SELECT label FROM labels l WHERE l.account = a.id) AS label,"
             " (SELECT count(*) FROM profiles p WHERE p.account = a.id) AS profiles,"
             " (SELECT count(*) FROM events e WHERE e.account = a.id) AS events,"
             " (SELECT count(*) FROM requests r WHERE r.account = a.id) AS requests"
@@ -218,9 +231,7 @@ class Inspection:
                 )
             ]
         for row in rows:
-            doc = loads(row.pop("doc"))
-            doc = doc if isinstance(doc, dict) else {}
-            row["first_name"], row["last_name"] = doc.get("first_name"), doc.get("last_name")
+            row.update(profile_name(loads(row.pop("doc"))))
         return _page(rows, limit, total)
 
     def request_page(self, account: str | None, only: str, before: int, limit: int) -> Page:

@@ -1,10 +1,14 @@
-"""The emulator's tables. Every row but an account's own carries the account id; nothing reads across accounts."""
+"""The emulator's tables. Every row but an account's own carries the account id; nothing reads across accounts.
+
+``labels`` names accounts for people (the dashboard): a setting like the rate-limit mode, so a reset keeps it.
+"""
 
 from __future__ import annotations
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
-    id TEXT PRIMARY KEY, masked_key TEXT NOT NULL, created REAL NOT NULL);
+    id TEXT PRIMARY KEY, masked_key TEXT NOT NULL, created REAL NOT NULL, shown_key TEXT);
+CREATE TABLE IF NOT EXISTS labels (account TEXT PRIMARY KEY, label TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS profiles (
     account TEXT NOT NULL, id TEXT NOT NULL, email TEXT, phone_number TEXT, external_id TEXT,
     anonymous_id TEXT, kx TEXT, doc TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL,
@@ -21,6 +25,7 @@ CREATE TABLE IF NOT EXISTS events (
     value REAL, value_currency TEXT, unique_id TEXT, dedupe_key TEXT NOT NULL, request_id TEXT,
     received REAL NOT NULL, UNIQUE (account, profile_id, metric_id, dedupe_key));
 CREATE INDEX IF NOT EXISTS events_id ON events (account, id);
+CREATE INDEX IF NOT EXISTS events_received ON events (account, received);
 CREATE TABLE IF NOT EXISTS jobs (
     account TEXT NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL, doc TEXT NOT NULL, created REAL NOT NULL,
     PRIMARY KEY (account, id));
@@ -31,6 +36,7 @@ CREATE TABLE IF NOT EXISTS requests (
     received REAL NOT NULL, headers TEXT);
 CREATE INDEX IF NOT EXISTS requests_account ON requests (account, seq);
 CREATE INDEX IF NOT EXISTS requests_id ON requests (id);
+CREATE INDEX IF NOT EXISTS requests_received ON requests (account, received);
 CREATE TABLE IF NOT EXISTS ledger (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL, request_id TEXT NOT NULL,
     kind TEXT NOT NULL, reason TEXT NOT NULL, subject TEXT, details TEXT NOT NULL, at REAL NOT NULL);
@@ -45,7 +51,7 @@ CREATE INDEX IF NOT EXISTS observations_request ON observations (request_id);
 """
 
 #: Columns added since a table was first released: a database file made by an older version gets them on open.
-ADDED_COLUMNS = (("requests", "headers", "TEXT"),)
+ADDED_COLUMNS = (("requests", "headers", "TEXT"), ("accounts", "shown_key", "TEXT"))
 
 #: Tables that belong to an account, in the order an export lists them.
 ACCOUNT_TABLES = ("profiles", "metrics", "events", "jobs", "requests", "ledger", "observations")
