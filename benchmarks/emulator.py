@@ -41,26 +41,26 @@ EMULATOR = [sys.executable, "-m", "emulator.cli", "emulator", "--quiet", "--rate
 CREATE_EVENT_LUA = r"""
 counter = 0
 wrk.method = "POST"
-wrk.headers["Authorization"] = "Klaviyo-API-Key %s"
+wrk.headers["Authorization"] = "Klaviyo-API-Key @KEY@"
 wrk.headers["revision"] = "2026-07-15"
 wrk.headers["Content-Type"] = "application/vnd.api+json"
 request = function()
   counter = counter + 1
   local n = counter
   local body = string.format(
-    '{"data":{"type":"event","attributes":{"properties":{"points":%%d,"venue":"Rooftop","source":"benchmark"},' ..
-    '"value":12.5,"unique_id":"%%s-%%d","metric":{"data":{"type":"metric","attributes":{"name":"Points Earned"}}},' ..
-    '"profile":{"data":{"type":"profile","attributes":{"email":"member%%d@example.com",' ..
-    '"external_id":"member-%%d"}}}}}}', n %% 500, run, n, n %% 300, n %% 300)
+    '{"data":{"type":"event","attributes":{"properties":{"points":%d,"venue":"Rooftop","source":"benchmark"},' ..
+    '"value":12.5,"unique_id":"%s-%d","metric":{"data":{"type":"metric","attributes":{"name":"Points Earned"}}},' ..
+    '"profile":{"data":{"type":"profile","attributes":{"email":"member%d@example.com",' ..
+    '"external_id":"member-%d"}}}}}}', n % 500, run, n, n % 300, n % 300)
   return wrk.format(nil, "/api/events", nil, body)
 end
-""" % KEY
+""".replace("@KEY@", KEY)
 
 GET_EVENTS_LUA = r"""
 wrk.method = "GET"
-wrk.headers["Authorization"] = "Klaviyo-API-Key %s"
+wrk.headers["Authorization"] = "Klaviyo-API-Key @KEY@"
 wrk.headers["revision"] = "2026-07-15"
-""" % KEY
+""".replace("@KEY@", KEY)
 
 
 def serve_baseline() -> None:
@@ -99,7 +99,9 @@ def ensure_wrk() -> str:
     print("wrk is missing: installing Debian's package", file=sys.stderr)
     as_root = [] if shutil.which("sudo") is None else ["sudo"]
     subprocess.run([*as_root, "apt-get", "update", "-qq"], check=True)
-    subprocess.run([*as_root, "apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [*as_root, "apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL
+    )
     return shutil.which("wrk") or "wrk"
 
 
@@ -135,7 +137,9 @@ def emulator(*extra: str) -> Iterator[tuple[str, float]]:
 @contextmanager
 def baseline() -> Iterator[tuple[str, float]]:
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, __file__, "--serve-baseline"], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve-baseline"], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert process.stdout is not None
         url = f"http://127.0.0.1:{process.stdout.readline().strip()}"
@@ -167,7 +171,9 @@ def wrk(binary: str, url: str, script: str, seconds: int, connections: int, run:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--starts", type=int, default=5)
@@ -188,7 +194,10 @@ def main() -> None:
         memory = wrk(binary, f"{url}/api/events", CREATE_EVENT_LUA, s, c, "mem")
         reads = wrk(binary, f"{url}/api/events?page%5Bsize%5D=100", GET_EVENTS_LUA, s, c, "mem")
     rows.append(("create_event, in memory", *memory, memory[0] / floor_post[0]))
-    with tempfile.TemporaryDirectory() as folder, emulator("--db", str(Path(folder) / "bench.db")) as (url, _):
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        emulator("--db", str(Path(folder) / "bench.db")) as (url, _),
+    ):
         durable = wrk(binary, f"{url}/api/events", CREATE_EVENT_LUA, s, c, "db")
     rows.append(("create_event, --db file", *durable, durable[0] / floor_post[0]))
     rows.append(("baseline: bare handler, GET 100 items", *floor_get, 1.0))
