@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from contracts import KLAVIYO_REVISION, NEWEST_REVISION, OLDEST_REVISION
+from contracts import KLAVIYO_REVISION, REVISIONS
 
 from . import spec
 from .faults import Faults
@@ -51,7 +51,7 @@ def routes(emulator: Emulator) -> list[Route]:
             {
                 "status": "ok",
                 "revision": KLAVIYO_REVISION,
-                "accepts_revisions": f"{OLDEST_REVISION.isoformat()} to {NEWEST_REVISION.isoformat()}",
+                "accepts_revisions": [revision.isoformat() for revision in REVISIONS],
                 "rate_limits": emulator.limiter.mode,
                 "database": store.path,
             }
