@@ -37,6 +37,13 @@ PUBLISHED = {
     "get_bulk_import_profiles_job": (10, 150),
     "bulk_subscribe_profiles": (75, 750),
     "bulk_unsubscribe_profiles": (75, 750),
+    "get_bulk_import_profiles_jobs": (10, 150),
+    "get_errors_for_bulk_import_profiles_job": (10, 150),
+    "get_profiles_for_bulk_import_profiles_job": (10, 150),
+    "get_list_for_bulk_import_profiles_job": (10, 150),
+    "create_list": (10, 150),
+    "get_list": (75, 750),
+    "get_profiles_for_list": (75, 750),
 }
 
 

@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from contracts.traffic import Observation, RequestRecord, observe
 
-from . import control, documents, events, jobs, profiles, query, revisions, spec
+from . import consent, control, documents, events, imports, jobs, lists, profiles, query, revisions, spec
 from .errors import (
     InvalidInput,
     KlaviyoError,
@@ -43,7 +43,14 @@ from .types import Context, Done, Note, Reply
 
 log = logging.getLogger("trifft_klaviyo.emulator")
 
-HANDLERS: dict[str, Callable[[Context], Reply]] = {**profiles.HANDLERS, **events.HANDLERS, **jobs.HANDLERS}
+HANDLERS: dict[str, Callable[[Context], Reply]] = {
+    **profiles.HANDLERS,
+    **events.HANDLERS,
+    **jobs.HANDLERS,
+    **imports.HANDLERS,
+    **consent.HANDLERS,
+    **lists.HANDLERS,
+}
 #: Limits reported on an answer to a path no operation serves: the spec's default tier (10/s, 150/min).
 _DEFAULT_STEADY = 150
 _JSON_TYPES = ("application/json", "application/vnd.api+json")
@@ -212,6 +219,7 @@ async def _serve(emulator: Emulator, request: Request, operation: spec.Operation
                 record["id"],
                 base,
                 str(request.url),
+                opt_in=emulator.opt_in,
             )
             reply = HANDLERS[operation.operation_id](ctx)
             if decision.after:

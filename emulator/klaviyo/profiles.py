@@ -18,7 +18,7 @@ from typing import Any
 
 from contracts.traffic import Outcome
 
-from . import filters, ids, resources
+from . import filters, ids, lists, resources
 from .errors import DuplicateProfile, InvalidInput, NotFound, Problem
 from .query import page
 from .store import Tx, dumps
@@ -288,7 +288,12 @@ def get_profile(ctx: Context) -> Reply:
     row = ctx.tx.profile(ctx.account, ctx.path["id"])
     if row is None:
         raise NotFound(f"A profile with id {ctx.path['id']} does not exist.")
-    return Reply(200, _profile_body(ctx, row))
+    body = _profile_body(ctx, row)
+    if "lists" in ctx.query.include:
+        on = ctx.tx.lists_of(ctx.account, row["id"])
+        body["data"]["relationships"]["lists"]["data"] = [{"type": "list", "id": r["id"]} for r in on]
+        body["included"] = [lists.resource(ctx, r, ctx.query.fields.get("list")) for r in on]
+    return Reply(200, body)
 
 
 def update_profile(ctx: Context) -> Reply:
