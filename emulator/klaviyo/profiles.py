@@ -327,7 +327,18 @@ def update_profile(ctx: Context) -> Reply:
     return Reply(200, _profile_body(ctx, save(ctx, profile_id, doc)))
 
 
+_SUPPRESSION = "subscriptions.email.marketing.suppression"
+
+
+def _suppression(row: sqlite3.Row) -> dict[str, Any]:
+    """The profile's global email suppression (the emulator records at most one: an unsubscribe), or {}."""
+    found = json.loads(row["doc"]).get("subscriptions", {}).get("email", {}).get("suppression") or [{}]
+    first: dict[str, Any] = found[0]
+    return first
+
+
 def _filterable(row: sqlite3.Row) -> dict[str, Any]:
+    suppression = _suppression(row)
     return {
         "id": row["id"],
         "email": row["email"],
@@ -336,6 +347,8 @@ def _filterable(row: sqlite3.Row) -> dict[str, Any]:
         "_kx": row["kx"],
         "created": resources.stamp(row["created"]),
         "updated": resources.stamp(row["updated"]),
+        f"{_SUPPRESSION}.reason": suppression.get("reason"),
+        f"{_SUPPRESSION}.timestamp": suppression.get("timestamp"),
     }
 
 
@@ -344,6 +357,8 @@ _SORT_KEYS: dict[str, Callable[[sqlite3.Row], Any]] = {
     "created": lambda r: (r["created"], r["id"]),
     "updated": lambda r: (r["updated"], r["id"]),
     "email": lambda r: (r["email"] or "", r["id"]),
+    # Unsuppressed profiles sort after suppressed ones, by id: where Klaviyo puts them is not documented.
+    f"{_SUPPRESSION}.timestamp": lambda r: (_suppression(r).get("timestamp") or "~", r["id"]),
 }
 
 
@@ -351,8 +366,7 @@ def get_profiles(ctx: Context) -> Reply:
     rows = ctx.tx.profiles(ctx.account)
     rows = [row for row in rows if filters.matches(ctx.query.filter, _filterable(row))]
     if ctx.query.sort:
-        key = _SORT_KEYS.get(ctx.query.sort.lstrip("-"), lambda r: r["id"])
-        rows.sort(key=key, reverse=ctx.query.sort.startswith("-"))
+        rows.sort(key=_SORT_KEYS[ctx.query.sort.lstrip("-")], reverse=ctx.query.sort.startswith("-"))
     shown, links = page(rows, ctx.query, ctx.url, default_size=20)
     fields, additional = ctx.query.fields.get("profile"), ctx.query.additional.get("profile")
     return Reply(
