@@ -28,13 +28,18 @@ IDENTIFIERS = ("email", "phone_number", "external_id", "anonymous_id", "_kx")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 PHONE_DETAIL = "Invalid phone number format (Example of a valid format: +12345678901)"
+MAX_EMAIL = 100
 
 
 def identifier_problems(attributes: dict[str, Any], pointer: str) -> list[Problem]:
-    """Email and phone checked as Klaviyo checks them (E.164 phones; a plain address, no spaces)."""
+    """Email and phone checked as Klaviyo checks them: an address of at most 100 characters ("The profile's valid
+    email address (must be <= 100 characters)", https://developers.klaviyo.com/en/reference/profiles_api_overview)
+    with no spaces; a phone in E.164 only ("If you're using an API call, note that Klaviyo only accepts the E.164
+    format", https://help.klaviyo.com/hc/en-us/articles/360046055671). Letter case is kept as sent and compared
+    exactly, and surrounding whitespace is refused, not trimmed (choices: docs/emulator.md)."""
     problems = []
     email = attributes.get("email")
-    if email is not None and (not isinstance(email, str) or not EMAIL.match(email)):
+    if email is not None and (not isinstance(email, str) or len(email) > MAX_EMAIL or not EMAIL.match(email)):
         problems.append(Problem("Invalid email address", pointer=f"{pointer}/email"))
     phone = attributes.get("phone_number")
     if phone is not None and (not isinstance(phone, str) or not PHONE.match(phone)):
@@ -265,7 +270,9 @@ def create_or_update_profile(ctx: Context) -> Reply:
         raise InvalidInput(*problems)
     _needs_identifier(attributes, profile_id)
     if profile_id is not None and ctx.tx.profile(ctx.account, profile_id) is None:
-        raise NotFound(Problem(f"A profile with id {profile_id} does not exist.", pointer="/data/id"))
+        # Klaviyo's captured answer for an id that does not exist: 404 not_found at /data/ (notes, "Consent, bulk
+        # import and identity details": community.klaviyo.com developer group, thread 11971).
+        raise NotFound(Problem(f"A profile with id {profile_id} does not exist.", pointer="/data/"))
     row, created = upsert(ctx, profile_id, attributes, data.get("meta"), "/data", strict=True)
     return Reply(201 if created else 200, _profile_body(ctx, row))
 
