@@ -222,7 +222,7 @@ CASES: tuple[Case, ...] = (
         pointer="/data/attributes/email",
     ),
     Case(
-        "a phone number not in E.164 is refused with Klaviyo's words",
+        "a phone number not in E.164 is refused",
         "https://help.klaviyo.com/hc/en-us/articles/360046055671",
         Step("POST", "/api/profile-import", profile(phone_number="+1 234 567 8900")),
         400,
