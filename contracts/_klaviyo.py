@@ -17,10 +17,16 @@ from typing import Any
 
 #: The revision of the bundled spec, and the one the sync and the fixtures send.
 KLAVIYO_REVISION = "2026-07-15"
-#: The newest revision the emulator accepts (the official SDK's), and the oldest: Klaviyo retires a revision
-#: two years after its release (410 ``gone``).
-NEWEST_REVISION = date(2026, 10, 15)
-OLDEST_REVISION = date(2024, 10, 15)
+#: The revisions Klaviyo serves today (November 2026), oldest first: its quarterly release dates from the oldest
+#: not yet retired to the official SDK's. "Revisions are formatted as ISO 8601 dates (representing release
+#: dates)", and "the revision passed in must be a valid revision"
+#: (https://developers.klaviyo.com/en/docs/api_versioning_and_deprecation_policy); a revision is retired two
+#: years after its release, and as of October 2026 every 2024-* revision is retired
+#: (https://developers.klaviyo.com/.well-known/skills/klaviyo-migrate-oauth/references/revision-changes.md).
+REVISIONS = tuple(date(year, month, 15) for year in (2025, 2026) for month in (1, 4, 7, 10))
+#: The newest revision the emulator accepts (the official SDK's), and the oldest (older ones are 410 ``gone``).
+NEWEST_REVISION = REVISIONS[-1]
+OLDEST_REVISION = REVISIONS[0]
 
 
 @dataclass(frozen=True, slots=True)

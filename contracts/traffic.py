@@ -24,8 +24,9 @@ from ._klaviyo import match_operation
 Kind = Literal["profile", "event", "subscription"]
 #: What Klaviyo did with an observation. Profiles: created, updated, unchanged (nothing new; identifiers that
 #: belong to another profile are listed in ``dropped``); events: stored, deduplicated; subscriptions:
-#: subscribed, unsubscribed, ignored (no such profile); any: rejected (the whole request was refused), failed (a
-#: row of a bulk job failed on its own).
+#: subscribed, pending (a double opt-in confirmation was requested; subscribed once confirmed), unsubscribed,
+#: ignored (no such profile); any: rejected (the whole request was refused), failed (a row of a bulk job failed
+#: on its own).
 Outcome = Literal[
     "created",
     "updated",
@@ -33,6 +34,7 @@ Outcome = Literal[
     "stored",
     "deduplicated",
     "subscribed",
+    "pending",
     "unsubscribed",
     "ignored",
     "rejected",

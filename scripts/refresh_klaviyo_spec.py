@@ -53,7 +53,8 @@ UPSTREAM = "klaviyo/openapi"
 UPSTREAM_FILE = "openapi/stable.json"
 COMMAND = "python scripts/refresh_klaviyo_spec.py --spec PATH/TO/klaviyo-openapi/stable.json"
 
-#: The operations TRIFFT's integration and the emulator use: event and profile writes, their reads, bulk jobs.
+#: The operations TRIFFT's integration and the emulator use: event and profile writes, their reads, bulk jobs,
+#: the import job's sub-resources and the lists that subscription and import jobs name.
 OPERATIONS: tuple[str, ...] = (
     "create_event",
     "bulk_create_events",
@@ -70,6 +71,14 @@ OPERATIONS: tuple[str, ...] = (
     "get_bulk_import_profiles_job",
     "bulk_subscribe_profiles",
     "bulk_unsubscribe_profiles",
+    # The import job's list and sub-resources, and the minimal lists subscription and import jobs name.
+    "get_bulk_import_profiles_jobs",
+    "get_errors_for_bulk_import_profiles_job",
+    "get_profiles_for_bulk_import_profiles_job",
+    "get_list_for_bulk_import_profiles_job",
+    "create_list",
+    "get_list",
+    "get_profiles_for_list",
 )
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")

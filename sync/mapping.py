@@ -99,10 +99,18 @@ def phone(raw: str | None) -> str | None:
     return compact if _E164.match(compact) else None
 
 
+#: "The profile's valid email address (must be <= 100 characters)":
+#: https://developers.klaviyo.com/en/reference/profiles_api_overview
+MAX_EMAIL = 100
+
+
 def email(raw: str | None) -> str | None:
+    """The address without surrounding spaces, or nothing when Klaviyo would refuse it for its length (the member
+    is still synced by external_id, as a phone that is not E.164 is left off)."""
     if raw is None:
         return None
-    return raw.strip() or None
+    address = raw.strip()
+    return address if address and len(address) <= MAX_EMAIL else None
 
 
 def profile_attributes(event: dict[str, Any]) -> dict[str, Any]:

@@ -100,6 +100,13 @@ def subscription_body(kind: str, consent: str, email: str = "ada@example.com") -
     }
 
 
+def list_body(name: str, opt_in_process: str | None = None) -> dict[str, Any]:
+    attributes: dict[str, Any] = {"name": name}
+    if opt_in_process is not None:
+        attributes["opt_in_process"] = opt_in_process
+    return {"data": {"type": "list", "attributes": attributes}}
+
+
 def valid_bodies(profile_id: str) -> dict[str, dict[str, Any]]:
     """One valid body for every operation that takes one; ``profile_id`` is an existing profile's id."""
     return {
@@ -119,6 +126,7 @@ def valid_bodies(profile_id: str) -> dict[str, dict[str, Any]]:
         "bulk_unsubscribe_profiles": subscription_body(
             "profile-subscription-bulk-delete-job", "UNSUBSCRIBED"
         ),
+        "create_list": list_body("Newsletter"),
     }
 
 

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from conftest import HEADERS
 
+import contracts
 from emulator.dashboard import _charts
 from emulator.klaviyo import Emulator
 from emulator.klaviyo.store import account_id
@@ -149,7 +150,7 @@ def test_each_endpoint_shows_its_limits_and_their_use_in_the_current_windows(
     for _ in range(5):
         http.get("/api/metrics", headers=_keyed(OTHER_KEY))
     limits = _charts_of(http, key=KEY)["limits"]
-    assert limits["mode"] == "klaviyo" and len(limits["rows"]) == 15
+    assert limits["mode"] == "klaviyo" and len(limits["rows"]) == len(contracts.klaviyo_operations())
     rows = {row["operation"]: row for row in limits["rows"]}
     assert rows["get_metrics"]["burst"] == {"limit": 10, "now": 1, "peak": 3}
     assert rows["get_metrics"]["steady"] == {"limit": 150, "used": 4}

@@ -96,3 +96,28 @@ def test_a_refused_request_naming_the_member_is_on_its_timeline_with_its_errors(
 def _metric(emulator: Emulator, event: dict[str, object]) -> str:
     [metric] = [m for m in emulator.store.rows("metrics", account_id(KEY)) if m["id"] == event["metric_id"]]
     return str(metric["name"])
+
+
+def test_a_pending_double_opt_in_shows_as_pending_and_changes_no_consent() -> None:
+    # Under double opt-in "profiles will receive a message requiring their confirmation before subscribing"
+    # (https://developers.klaviyo.com/en/reference/bulk_subscribe_profiles): the timeline must not show consent.
+    emulator = Emulator(rate_limits="off", opt_in="double_opt_in")
+    row = {
+        "type": "profile",
+        "attributes": {
+            "email": "ada@example.com",
+            "subscriptions": {"email": {"marketing": {"consent": "SUBSCRIBED"}}, "sms": None},
+        },
+    }
+    body = {
+        "data": {"type": "profile-subscription-bulk-create-job", "attributes": {"profiles": {"data": [row]}}}
+    }
+    with httpx.Client(
+        transport=InProcessTransport(create_app(emulator)), base_url="http://klaviyo.test", headers=HEADERS
+    ) as client:
+        assert client.post("/api/profile-subscription-bulk-create-jobs", json=body).status_code == 202
+        [profile] = emulator.store.rows("profiles", account_id(KEY))
+        timeline = client.get("/_emulator/dashboard/member", params={"id": profile["id"], "key": KEY}).json()
+    [item] = [i for i in timeline["timeline"] if i["kind"] == "subscription"]
+    assert item["consent"] == "SUBSCRIBED, pending confirmation"
+    assert [change["attribute"] for change in item["diff"]] == ["email"]

@@ -315,7 +315,7 @@ def test_rate_limit_mode_changes_at_run_time_and_a_bad_one_is_a_400(client: http
 
 def test_endpoints_lists_every_operation_with_its_limits(client: httpx.Client) -> None:
     listed = {row["operation"]: row for row in client.get("/_emulator/endpoints").json()["data"]}
-    assert len(listed) == 15
+    assert len(listed) == 22
     assert listed["create_event"]["burst_per_second"] == 350
     assert listed["create_event"]["steady_per_minute"] == 3500
     assert listed["get_events"]["max_body_bytes"] is None

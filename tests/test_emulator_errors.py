@@ -23,6 +23,8 @@ from _emulator_bodies import (
 )
 from conftest import API_KEY
 
+import contracts
+
 PHONE_DETAIL = "Invalid phone number format (Example of a valid format: +12345678901)"
 
 
@@ -687,16 +689,34 @@ def test_a_future_revision_is_a_400(client: httpx.Client) -> None:
     assert "does not exist yet" in error["detail"]
 
 
-@pytest.mark.parametrize("revision", ["2023-02-22", "2024-10-14", "2022-10-17.pre"])
+# "2022-*, 2023-* and 2024-* -- RETIRED" as of October 2026, retired revisions "return 410 errors":
+# https://developers.klaviyo.com/.well-known/skills/klaviyo-migrate-oauth/references/revision-changes.md
+@pytest.mark.parametrize("revision", ["2023-02-22", "2024-10-14", "2024-10-15", "2022-10-17.pre"])
 def test_a_retired_revision_is_a_410(client: httpx.Client, revision: str) -> None:
     response = client.get("/api/profiles", headers={"revision": revision})
     assert_jsonapi_error(response, 410, "gone")
     assert first_error(response)["source"] == {"parameter": "revision"}
 
 
-@pytest.mark.parametrize("revision", ["2024-10-15", "2026-07-15", "2026-07-15.pre", "2026-10-15"])
+@pytest.mark.parametrize("revision", [*(r.isoformat() for r in contracts.REVISIONS), "2026-07-15.pre"])
 def test_current_revisions_are_accepted(client: httpx.Client, revision: str) -> None:
     assert client.get("/api/profiles", headers={"revision": revision}).status_code == 200
+
+
+# "Revisions are formatted as ISO 8601 dates (representing release dates) ... the revision passed in must be a
+# valid revision": https://developers.klaviyo.com/en/docs/api_versioning_and_deprecation_policy
+@pytest.mark.parametrize("revision", ["2025-02-01", "2026-07-14", "2026-10-01"])
+def test_a_date_that_is_no_release_is_not_a_revision(client: httpx.Client, revision: str) -> None:
+    error = _invalid(client.get("/api/profiles", headers={"revision": revision}), parameter="revision")
+    assert error["detail"].startswith(f"Revision {revision} is not a valid revision;")
+    assert "2026-07-15" in error["detail"]
+
+
+def test_a_suffix_other_than_the_published_pre_is_refused(client: httpx.Client) -> None:
+    error = _invalid(
+        client.get("/api/profiles", headers={"revision": "2026-07-15.beta"}), parameter="revision"
+    )
+    assert error["detail"] == "Invalid revision '2026-07-15.beta'; expected YYYY-MM-DD[.suffix]."
 
 
 # -- every rejection is logged ---------------------------------------------------------------------------------------

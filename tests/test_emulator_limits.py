@@ -37,6 +37,13 @@ PUBLISHED = {
     "get_bulk_import_profiles_job": (10, 150),
     "bulk_subscribe_profiles": (75, 750),
     "bulk_unsubscribe_profiles": (75, 750),
+    "get_bulk_import_profiles_jobs": (10, 150),
+    "get_errors_for_bulk_import_profiles_job": (10, 150),
+    "get_profiles_for_bulk_import_profiles_job": (10, 150),
+    "get_list_for_bulk_import_profiles_job": (10, 150),
+    "create_list": (10, 150),
+    "get_list": (75, 750),
+    "get_profiles_for_list": (75, 750),
 }
 
 
@@ -322,3 +329,52 @@ def test_usage_is_the_current_second_its_busiest_of_the_minute_and_the_minute(
     assert (mine.in_second, mine.peak_second, mine.in_minute) == (0, 10, 13)
     clock.now += 60  # a new minute: the old windows are not current
     assert emulator.limiter.usage() == []
+
+
+# -- RateLimit-* headers ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        ("GET", "/api/profiles", {"Authorization": ""}, 401),
+        ("GET", "/api/profiles", {"revision": "2024-10-15"}, 410),
+        ("GET", "/api/profiles", {"revision": "2026-07-14"}, 400),
+        ("GET", "/api/profiles", {"revision": ""}, 400),
+        ("GET", "/api/profiles/01HZZZZZZZZZZZZZZZZZZZZZZZ", {}, 404),
+        ("GET", "/api/no-such-thing", {}, 404),
+        ("DELETE", "/api/profiles", {}, 405),
+        ("GET", "/api/profiles", {}, 200),
+    ],
+    ids=[
+        "401",
+        "retired-revision",
+        "no-such-revision",
+        "empty-revision",
+        "unknown-id",
+        "unknown-path",
+        "405",
+        "200",
+    ],
+)
+def test_every_answer_but_a_429_carries_the_rate_limit_headers(
+    limited: tuple[httpx.Client, Emulator], method: str, path: str, headers: dict[str, str], status: int
+) -> None:
+    # LIMITS_DOC: non-429 responses carry RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset.
+    http, _ = limited
+    response = http.request(method, path, headers=headers)
+    assert response.status_code == status, response.text
+    for name in ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"):
+        assert response.headers[name].isdigit(), (name, response.headers)
+
+
+def test_an_uncounted_answer_reports_the_window_without_taking_from_it(
+    limited: tuple[httpx.Client, Emulator],
+) -> None:
+    http, _ = limited
+    counted = http.get("/api/profiles")
+    refused = http.get("/api/profiles", headers={"revision": "2024-10-15"})
+    again = http.get("/api/profiles")
+    assert counted.headers["RateLimit-Limit"] == refused.headers["RateLimit-Limit"] == "750"
+    assert int(refused.headers["RateLimit-Remaining"]) == int(counted.headers["RateLimit-Remaining"])
+    assert int(again.headers["RateLimit-Remaining"]) == int(counted.headers["RateLimit-Remaining"]) - 1

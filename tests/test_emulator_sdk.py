@@ -415,7 +415,10 @@ def test_get_profile_with_subscriptions_shows_a_new_profile_never_subscribed(sdk
     assert profile.attributes.email == "ada@example.com"
     email = profile.attributes.subscriptions.email.marketing
     sms = profile.attributes.subscriptions.sms.marketing
-    assert (email.consent, email.can_receive_email_marketing) == ("NEVER_SUBSCRIBED", False)
+    # Email is implicit consent, "True if ... [the] profile does not have any global suppressions" (EmailMarketing
+    # in stable.json; "Never subscribed ... able to receive emails",
+    # https://help.klaviyo.com/hc/en-us/articles/360037101072); SMS needs a subscription (SMSMarketing).
+    assert (email.consent, email.can_receive_email_marketing) == ("NEVER_SUBSCRIBED", True)
     assert (sms.consent, sms.can_receive_sms_marketing) == ("NEVER_SUBSCRIBED", False)
     # Without the additional field the subscriptions are not sent.
     assert sdk.Profiles.get_profile(created.data.id).data.attributes.subscriptions is None
@@ -487,7 +490,11 @@ def subscription_job(kind: str, consent: str, *people: dict[str, Any]) -> dict[s
     }
 
 
-def test_bulk_subscribe_then_unsubscribe_shows_in_the_profiles_consent(sdk: KlaviyoAPI) -> None:
+def test_bulk_subscribe_then_unsubscribe_shows_in_the_profiles_consent(
+    sdk: KlaviyoAPI, control: httpx.Client
+) -> None:
+    # Without a list the account's default opt-in process decides (bulk_subscribe_profiles); single opt-in here.
+    control.put("/_emulator/opt-in", params={"key": API_KEY}, content="single_opt_in").raise_for_status()
     existing = sdk.Profiles.create_profile(profile_body(email="ada@example.com")).data.id
     subscribe = subscription_job(
         "profile-subscription-bulk-create-job",
@@ -505,7 +512,7 @@ def test_bulk_subscribe_then_unsubscribe_shows_in_the_profiles_consent(sdk: Klav
     assert ada.id == existing
     marketing = ada.attributes.subscriptions.email.marketing
     assert (marketing.consent, marketing.can_receive_email_marketing) == ("SUBSCRIBED", True)
-    assert marketing.method_detail == "TRIFFT"
+    assert marketing.custom_method_detail == "TRIFFT"
     bob = consent("bob@example.com").attributes.subscriptions
     assert (bob.email.marketing.consent, bob.sms.marketing.consent) == ("SUBSCRIBED", "SUBSCRIBED")
     assert bob.sms.marketing.can_receive_sms_marketing is True
@@ -517,11 +524,13 @@ def test_bulk_subscribe_then_unsubscribe_shows_in_the_profiles_consent(sdk: Klav
 
     marketing = consent("ada@example.com").attributes.subscriptions.email.marketing
     assert (marketing.consent, marketing.can_receive_email_marketing) == ("UNSUBSCRIBED", False)
+    assert [s.reason for s in marketing.suppression] == ["UNSUBSCRIBE"]
     still = consent("bob@example.com").attributes.subscriptions.email.marketing
     assert (still.consent, still.can_receive_email_marketing) == ("SUBSCRIBED", True)
 
 
 def test_a_historical_consent_time_sent_naive_by_the_sdk_reads_back_in_utc(sdk: KlaviyoAPI) -> None:
+    # historical_import subscribes at once whatever the opt-in process (bulk_subscribe_profiles).
     job = subscription_job("profile-subscription-bulk-create-job", "SUBSCRIBED", {"email": "ada@example.com"})
     job["data"]["attributes"]["historical_import"] = True
     # The SDK serialises a naive datetime without an offset: "2024-01-02T03:04:05".

@@ -47,6 +47,13 @@ TRIFFT_OPERATIONS = {
     "get_bulk_import_profiles_job": ("GET", "/api/profile-bulk-import-jobs/{job_id}"),
     "bulk_subscribe_profiles": ("POST", "/api/profile-subscription-bulk-create-jobs"),
     "bulk_unsubscribe_profiles": ("POST", "/api/profile-subscription-bulk-delete-jobs"),
+    "get_bulk_import_profiles_jobs": ("GET", "/api/profile-bulk-import-jobs"),
+    "get_errors_for_bulk_import_profiles_job": ("GET", "/api/profile-bulk-import-jobs/{id}/import-errors"),
+    "get_profiles_for_bulk_import_profiles_job": ("GET", "/api/profile-bulk-import-jobs/{id}/profiles"),
+    "get_list_for_bulk_import_profiles_job": ("GET", "/api/profile-bulk-import-jobs/{id}/lists"),
+    "create_list": ("POST", "/api/lists"),
+    "get_list": ("GET", "/api/lists/{id}"),
+    "get_profiles_for_list": ("GET", "/api/lists/{id}/profiles"),
 }
 
 
@@ -382,7 +389,7 @@ def test_the_index_maps_each_operation_with_a_body_to_its_file() -> None:
     with_body = {f"{op['method']} {op['path']}": op["request_body"] for op in INDEX["operations"]}
     assert {endpoint: file for endpoint, file in with_body.items() if file is not None} == BODIES
     assert BODIES["PATCH /api/profiles/{id}"] == "update_profile.json"
-    assert len(BODIES) == 8
+    assert len(BODIES) == 9
     assert INDEX["revision"] == contracts.KLAVIYO_REVISION == OPENAPI["info"]["version"]
     assert re.fullmatch(r"[0-9a-f]{40}", INDEX["source"]["commit"])
     assert INDEX["source"]["repository"] == "klaviyo/openapi"

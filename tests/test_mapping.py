@@ -215,6 +215,17 @@ def test_phones_are_sent_in_e164_and_emails_without_surrounding_spaces() -> None
     assert profile is not None and "phone_number" not in profile and "email" not in profile
 
 
+def test_an_email_longer_than_klaviyo_takes_is_left_off_the_profile() -> None:
+    # "The profile's valid email address (must be <= 100 characters)":
+    # https://developers.klaviyo.com/en/reference/profiles_api_overview
+    event = next(generate(1, seed=9))
+    event["member"].update(email="x" * 88 + "@example.com")  # exactly 100
+    assert map_event(event).profile["email"] == "x" * 88 + "@example.com"  # type: ignore[index]
+    event["member"].update(email="x" * 89 + "@example.com")
+    profile = map_event(event).profile
+    assert profile is not None and "email" not in profile and profile["external_id"] == event["member"]["id"]
+
+
 def test_a_custom_webhook_is_passed_through_without_a_refresh_or_its_api_key() -> None:
     event = next(e for e in generate(500, seed=1) if e["kind"] == "custom_webhook")
     mapped = map_event(event)

@@ -54,8 +54,12 @@ def _apply(doc: dict[str, Any], seen: Observation) -> dict[str, Any]:
     if seen.kind == "subscription":
         updated = copy.deepcopy(doc)
         updated.update({k: v for k, v in seen.identifiers.items() if k in ("email", "phone_number") and v})
+        if seen.outcome == "pending":  # a double opt-in changes no consent until the person confirms
+            return updated
         for channel, kinds in seen.channels.items():
-            for kind in kinds if isinstance(kinds, dict) else {}:
+            for kind, parameters in (kinds if isinstance(kinds, dict) else {}).items():
+                if parameters is None:  # a null channel or message type asks for nothing
+                    continue
                 target = channel if kind == "marketing" else f"{channel}_{kind}"
                 updated.setdefault("subscriptions", {})[target] = {"consent": seen.consent}
         return updated
@@ -139,7 +143,9 @@ def build(member: Member) -> list[dict[str, Any]]:
                         "kind": "subscription" if seen.consent else "change",
                         "pointer": seen.pointer,
                         "with_event": any(o.block == seen.pointer for o in observed if o.kind == "event"),
-                        "consent": seen.consent,
+                        "consent": f"{seen.consent}, pending confirmation"
+                        if seen.outcome == "pending"
+                        else seen.consent,
                         "diff": changes,
                     }
                 )

@@ -9,12 +9,10 @@ request, and what its body named is observed as ``rejected``; nothing a client s
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from datetime import date
 from typing import Any
 
 from starlette.applications import Starlette
@@ -23,12 +21,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from contracts import NEWEST_REVISION, OLDEST_REVISION
 from contracts.traffic import Observation, RequestRecord, kept_headers, observe
 
-from . import control, documents, events, jobs, profiles, query, spec
+from . import consent, control, documents, events, imports, jobs, lists, profiles, query, revisions, spec
 from .errors import (
-    Gone,
     InvalidInput,
     KlaviyoError,
     MethodNotAllowed,
@@ -47,8 +43,16 @@ from .types import Context, Done, Note, Reply
 
 log = logging.getLogger("trifft_klaviyo.emulator")
 
-HANDLERS: dict[str, Callable[[Context], Reply]] = {**profiles.HANDLERS, **events.HANDLERS, **jobs.HANDLERS}
-_REVISION = re.compile(r"^(\d{4}-\d{2}-\d{2})(\.[A-Za-z0-9]+)?$")
+HANDLERS: dict[str, Callable[[Context], Reply]] = {
+    **profiles.HANDLERS,
+    **events.HANDLERS,
+    **jobs.HANDLERS,
+    **imports.HANDLERS,
+    **consent.HANDLERS,
+    **lists.HANDLERS,
+}
+#: Limits reported on an answer to a path no operation serves: the spec's default tier (10/s, 150/min).
+_DEFAULT_STEADY = 150
 _JSON_TYPES = ("application/json", "application/vnd.api+json")
 _LOGGED_BODY = 6 * 1024 * 1024  # every body an endpoint accepts (5 MB at most) is kept whole
 JSONAPI = "application/vnd.api+json"
@@ -79,40 +83,6 @@ def _authenticate(emulator: Emulator, request: Request, record: dict[str, Any]) 
             )
         )
     return key, account_id(key)
-
-
-def _check_revision(request: Request) -> None:
-    revision = request.headers.get("revision")
-    if revision is None:
-        raise InvalidInput(
-            Problem(
-                "Missing required header 'revision' (format: YYYY-MM-DD[.suffix], e.g. 2026-07-15).",
-                parameter="revision",
-            )
-        )
-    match = _REVISION.match(revision.strip())
-    try:
-        day = date.fromisoformat(match.group(1)) if match else None
-    except ValueError:
-        day = None
-    if day is None:
-        raise InvalidInput(
-            Problem(f"Invalid revision '{revision}'; expected YYYY-MM-DD[.suffix].", parameter="revision")
-        )
-    if day > NEWEST_REVISION:
-        raise InvalidInput(
-            Problem(
-                f"Revision {revision} does not exist yet; the newest is {NEWEST_REVISION.isoformat()}.",
-                parameter="revision",
-            )
-        )
-    if day < OLDEST_REVISION:
-        raise Gone(
-            Problem(
-                f"Revision {revision} has been retired; use {OLDEST_REVISION.isoformat()} or newer.",
-                parameter="revision",
-            )
-        )
 
 
 def _hoist_profile_meta(body: Any) -> None:
@@ -227,14 +197,14 @@ async def _serve(emulator: Emulator, request: Request, operation: spec.Operation
         key, account = _authenticate(emulator, request, record)
         record["account"] = account
         emulator.store.open_account(key, now)
-        _check_revision(request)
+        revisions.check(request.headers.get("revision"))
         headers = emulator.limiter.check(account, operation)
         decision = emulator.faults.decide(operation.operation_id)
         if decision.latency_ms:
             await emulator.sleep(decision.latency_ms / 1000)
         if decision.status is not None:
             record["fault"] = str(decision.status)
-            return _finish(emulator, record, started, fault_response(decision.status))
+            return _finish(emulator, record, started, fault_response(decision.status, headers))
         parsed_query = query.parse(operation, request.query_params.multi_items())
         body = _parse_body(operation, request, raw, read) if request.method in ("POST", "PATCH") else None
         base = str(request.base_url).rstrip("/")
@@ -250,11 +220,12 @@ async def _serve(emulator: Emulator, request: Request, operation: spec.Operation
                 record["id"],
                 base,
                 str(request.url),
+                opt_in=emulator.opt_in,
             )
             reply = HANDLERS[operation.operation_id](ctx)
             if decision.after:
                 record["fault"] = "500 after processing"
-                response = fault_response(500)
+                response = fault_response(500, headers)
             else:
                 response = _json(reply.status, reply.body, {**headers, **reply.headers})
             observations = _observed(request, body, ctx.outcomes) if body is not None else []
@@ -262,6 +233,10 @@ async def _serve(emulator: Emulator, request: Request, operation: spec.Operation
         return response
     except KlaviyoError as error:
         body = error.body()  # once: the error ids logged are the ones the client got
+        if not headers and error.status != 429:
+            # Refused before the limiter counted it (401, 403, a bad revision): Klaviyo still reports the limits
+            # on every answer but a 429 (notes §7.5), so say what the window holds without taking from it.
+            headers = emulator.limiter.peek(record["account"], operation.operation_id, operation.steady)
         response = _json(error.status, body, {**headers, **error.headers})
         record["errors"] = body["errors"]
         return _finish(emulator, record, started, response, _rejected(request, read, error))
@@ -314,7 +289,8 @@ def _routes(emulator: Emulator) -> list[Route]:
         async def endpoint(request: Request, methods: dict[str, spec.Operation] = methods) -> Response:
             operation = methods.get(request.method)
             if operation is None:
-                return await _refuse(emulator, request, _method_not_allowed(request, sorted(methods)))
+                steady = min(op.steady for op in methods.values())
+                return await _refuse(emulator, request, _method_not_allowed(request, sorted(methods)), steady)
             return await _serve(emulator, request, operation)
 
         every = ["GET", "POST", "PATCH", "PUT", "DELETE"]
@@ -331,24 +307,31 @@ def _method_not_allowed(request: Request, allowed: list[str]) -> MethodNotAllowe
     )
 
 
-async def _refuse(emulator: Emulator, request: Request, error: KlaviyoError) -> Response:
-    """Answer a request no operation takes (unknown path, wrong method), and log it like any other."""
+async def _refuse(
+    emulator: Emulator, request: Request, error: KlaviyoError, steady: int = _DEFAULT_STEADY
+) -> Response:
+    """Answer a request no operation takes (unknown path, wrong method), and log it like any other.
+
+    It is not counted against a window; its RateLimit-* headers report the lowest tier of the path's operations,
+    or the spec's default tier for a path Klaviyo does not have (an emulator choice, docs/emulator.md)."""
     started = time.perf_counter()
     raw = await request.body()
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     key = key.strip()
     known = scheme in ("Klaviyo-API-Key", "Bearer") and bool(key)
     body = error.body()
+    account = account_id(key) if known else None
     record = _record(
         request,
         raw,
         None,
         emulator.clock(),
-        account=account_id(key) if known else None,
+        account=account,
         masked_key=mask(key) if known else None,
         errors=body["errors"],
     )
-    return _finish(emulator, record, started, _json(error.status, body, error.headers))
+    limits = emulator.limiter.peek(account, f"unserved:{request.url.path}", steady)
+    return _finish(emulator, record, started, _json(error.status, body, {**limits, **error.headers}))
 
 
 def _handlers(emulator: Emulator) -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:

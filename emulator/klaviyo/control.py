@@ -13,10 +13,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from contracts import KLAVIYO_REVISION, NEWEST_REVISION, OLDEST_REVISION
+from contracts import KLAVIYO_REVISION, REVISIONS
 
-from . import spec
+from . import consent, spec
+from .errors import NotFound
 from .faults import Faults
+from .lists import OPT_IN_PROCESSES
 from .state import Emulator
 from .store import account_id, display_key, mask
 
@@ -67,7 +69,7 @@ def routes(emulator: Emulator) -> list[Route]:
             {
                 "status": "ok",
                 "revision": KLAVIYO_REVISION,
-                "accepts_revisions": f"{OLDEST_REVISION.isoformat()} to {NEWEST_REVISION.isoformat()}",
+                "accepts_revisions": [revision.isoformat() for revision in REVISIONS],
                 "rate_limits": emulator.limiter.mode,
                 "database": store.path,
             }
@@ -210,6 +212,7 @@ def routes(emulator: Emulator) -> list[Route]:
         return JSONResponse({"mode": emulator.limiter.mode, "throttled": emulator.limiter.throttled})
 
     return [
+        *_consent_routes(emulator),
         Route("/_emulator/health", health),
         Route("/_emulator/accounts", accounts),
         Route("/_emulator/accounts/label", account_label, methods=["PUT"]),
@@ -223,4 +226,98 @@ def routes(emulator: Emulator) -> list[Route]:
         Route("/_emulator/state", state, methods=["GET", "PUT"]),
         Route("/_emulator/faults", faults, methods=["GET", "PUT"]),
         Route("/_emulator/rate-limits", rate_limits, methods=["GET", "PUT"]),
+    ]
+
+
+def _opt_in_value(text: str) -> str:
+    value = text.strip()
+    if value not in OPT_IN_PROCESSES:
+        raise ValueError(f"the opt-in process must be {' or '.join(OPT_IN_PROCESSES)}, not {value!r}")
+    return value
+
+
+def _consent_routes(emulator: Emulator) -> list[Route]:
+    """Consent settings Klaviyo keeps in its web app, and the person's side of a double opt-in."""
+    store = emulator.store
+
+    async def opt_in(request: Request) -> Response:
+        # The account-level default opt-in process: one account's (?key= / ?account=), or, without one, the
+        # emulator's default for every account that has not set its own (what the CLI flag sets).
+        account = _account(request)
+        if request.method == "PUT":
+            try:
+                value = _opt_in_value((await request.body()).decode("utf-8", "replace"))
+            except ValueError as exc:
+                return _problem(400, str(exc))
+            if account is None:
+                emulator.opt_in = value
+            else:
+                with store.writing() as tx:
+                    tx.set_account_opt_in(account, value)
+        own = None
+        if account is not None:
+            with store.writing() as tx:
+                own = tx.account_opt_in(account)
+        return JSONResponse(
+            {
+                "account": account,
+                "opt_in_process": own or emulator.opt_in,
+                "source": "account" if own else "emulator default",
+                "default": emulator.opt_in,
+            }
+        )
+
+    async def list_opt_in(request: Request) -> Response:
+        account, list_id = _account(request), request.path_params["list_id"]
+        if not account:
+            return _problem(400, "name the account: ?key=<API key> or ?account=<id>")
+        try:
+            value = _opt_in_value((await request.body()).decode("utf-8", "replace"))
+        except ValueError as exc:
+            return _problem(400, str(exc))
+        with store.writing() as tx:
+            if not tx.set_list_opt_in(account, list_id, value, emulator.clock()):
+                return _problem(404, f"the account has no list {list_id!r}")
+        return JSONResponse({"list": list_id, "opt_in_process": value})
+
+    async def pending(request: Request) -> Response:
+        account = _account(request)
+        if not account:
+            return _problem(400, "name the account: ?key=<API key> or ?account=<id>")
+        with store.writing() as tx:
+            rows = [dict(row) for row in tx.opt_ins(account)]
+        return JSONResponse({"data": rows})
+
+    async def confirm(request: Request) -> Response:
+        # The person clicks the link in the confirmation email (channel=email) or answers the text (channel=sms).
+        account = _account(request)
+        if not account:
+            return _problem(400, "name the account: ?key=<API key> or ?account=<id>")
+        channel = request.query_params.get("channel", "email")
+        if channel not in ("email", "sms"):
+            return _problem(400, f"channel must be email or sms, not {channel!r}")
+        wanted = {
+            n: request.query_params[n]
+            for n in ("profile", "email", "phone_number")
+            if n in request.query_params
+        }
+        if len(wanted) != 1:
+            return _problem(400, "name the person by exactly one of ?profile=<id>, ?email= or ?phone_number=")
+        (name, value), now = next(iter(wanted.items())), emulator.clock()
+        with store.writing() as tx:
+            column = "id" if name == "profile" else name
+            row = tx.profile(account, value) if column == "id" else tx.profile_holding(account, column, value)
+            if row is None:
+                return _problem(404, f"the account has no profile with {column} {value!r}")
+            try:
+                confirmed = consent.confirm(tx, account, row["id"], channel, now)
+            except NotFound as exc:
+                return _problem(404, str(exc))
+        return JSONResponse({"profile": row["id"], "channel": channel, "confirmed": confirmed})
+
+    return [
+        Route("/_emulator/opt-in", opt_in, methods=["GET", "PUT"]),
+        Route("/_emulator/lists/{list_id}/opt-in", list_opt_in, methods=["PUT"]),
+        Route("/_emulator/opt-ins", pending),
+        Route("/_emulator/opt-ins/confirm", confirm, methods=["POST"]),
     ]

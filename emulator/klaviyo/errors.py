@@ -2,6 +2,7 @@
 
     KlaviyoError                       status  code
     ├── InvalidInput                   400     invalid
+    ├── NotEmulated                    400     not_emulated        (valid for Klaviyo; this fake does not do it)
     ├── NotAuthenticated               401     not_authenticated
     ├── PermissionDenied               403     permission_denied
     ├── NotFound                       404     not_found
@@ -73,6 +74,13 @@ class KlaviyoError(Exception):
 
 class InvalidInput(KlaviyoError):
     pass
+
+
+class NotEmulated(KlaviyoError):
+    """A request Klaviyo takes but this emulator does not model (WhatsApp or push consent, an ``include`` of a
+    resource it has no notion of): refused by name rather than accepted and dropped. Not a Klaviyo answer."""
+
+    status, code, title = 400, "not_emulated", "Not emulated by this fake Klaviyo."
 
 
 class NotAuthenticated(KlaviyoError):

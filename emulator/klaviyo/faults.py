@@ -124,8 +124,10 @@ class Faults:
         return decision
 
 
-def fault_response(status: int) -> Response:
-    """What an injected fault answers: a 502 from a gateway (HTML), a 429 with ``Retry-After``, or a JSON:API 5xx."""
+def fault_response(status: int, limits: dict[str, str] | None = None) -> Response:
+    """What an injected fault answers: a 502 from a gateway (HTML), a 429 with ``Retry-After``, or a JSON:API 5xx
+    (with the ``limits`` headers, the RateLimit-* Klaviyo sends on every answer but a 429; a gateway's page carries
+    none)."""
     if status == 502:
         return Response("<html><body><h1>502 Bad Gateway</h1></body></html>", 502, media_type="text/html")
     if status == 429:
@@ -138,4 +140,5 @@ def fault_response(status: int) -> Response:
     body = error.body()
     body["errors"][0]["status"] = status
     content = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    return Response(content, status, headers=error.headers, media_type="application/vnd.api+json")
+    headers = error.headers if status == 429 else {**(limits or {}), **error.headers}
+    return Response(content, status, headers=headers, media_type="application/vnd.api+json")

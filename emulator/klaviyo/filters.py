@@ -235,10 +235,14 @@ def _compare_values(operator: str, actual: Any, expected: Any) -> bool:
 
 
 def matches(nodes: list[Node] | tuple[Node, ...], fields: dict[str, Any]) -> bool:
-    """Whether a resource, given as its filterable fields, passes every expression."""
+    """Whether a resource, given as its filterable fields, passes every expression.
+
+    ``fields`` must hold every field the operation lets a client filter on: a field missing from it is a bug in
+    the handler (a filter silently matching nothing), so it raises KeyError rather than answer wrongly.
+    """
     for node in nodes:
         if isinstance(node, Condition):
-            if not _compare(node.operator, fields.get(node.field), node.value):
+            if not _compare(node.operator, fields[node.field], node.value):
                 return False
         elif node.operator == "and":
             if not matches(node.parts, fields):

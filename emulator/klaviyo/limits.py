@@ -98,6 +98,23 @@ class RateLimiter:
             if window.minute == minute and (account is None or owner == account)
         ]
 
+    def peek(self, account: str | None, operation_id: str, steady: int) -> dict[str, str]:
+        """The RateLimit-* headers for an answer that is not counted (401, a bad revision, an unknown path): what
+        the account's window for this operation holds now, without taking from it; the whole allowance when the
+        account is unknown or has not called it this minute. Nothing when limits are off."""
+        if self.factor is None:
+            return {}
+        steady = max(1, int(steady * self.factor))
+        now = self.clock()
+        minute = int(now // 60)
+        window = self._windows.get((account, operation_id)) if account is not None else None
+        used = window.in_minute if window is not None and window.minute == minute else 0
+        return {
+            "RateLimit-Limit": str(steady),
+            "RateLimit-Remaining": str(max(0, steady - used)),
+            "RateLimit-Reset": str(max(1, math.ceil((minute + 1) * 60 - now))),
+        }
+
     def check(self, account: str, operation: Operation) -> dict[str, str]:
         """Count one request; the RateLimit-* headers to send, or Throttled with an integer Retry-After."""
         if self.factor is None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from contracts.traffic import Outcome
 
-from . import filters, ids, resources
+from . import filters, ids, lists, resources
 from .errors import DuplicateProfile, InvalidInput, NotFound, Problem
 from .query import page
 from .store import Tx, dumps
@@ -28,13 +28,18 @@ IDENTIFIERS = ("email", "phone_number", "external_id", "anonymous_id", "_kx")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 PHONE_DETAIL = "Invalid phone number format (Example of a valid format: +12345678901)"
+MAX_EMAIL = 100
 
 
 def identifier_problems(attributes: dict[str, Any], pointer: str) -> list[Problem]:
-    """Email and phone checked as Klaviyo checks them (E.164 phones; a plain address, no spaces)."""
+    """Email and phone checked as Klaviyo checks them: an address of at most 100 characters ("The profile's valid
+    email address (must be <= 100 characters)", https://developers.klaviyo.com/en/reference/profiles_api_overview)
+    with no spaces; a phone in E.164 only ("If you're using an API call, note that Klaviyo only accepts the E.164
+    format", https://help.klaviyo.com/hc/en-us/articles/360046055671). Letter case is kept as sent and compared
+    exactly, and surrounding whitespace is refused, not trimmed (choices: docs/emulator.md)."""
     problems = []
     email = attributes.get("email")
-    if email is not None and (not isinstance(email, str) or not EMAIL.match(email)):
+    if email is not None and (not isinstance(email, str) or len(email) > MAX_EMAIL or not EMAIL.match(email)):
         problems.append(Problem("Invalid email address", pointer=f"{pointer}/email"))
     phone = attributes.get("phone_number")
     if phone is not None and (not isinstance(phone, str) or not PHONE.match(phone)):
@@ -265,7 +270,9 @@ def create_or_update_profile(ctx: Context) -> Reply:
         raise InvalidInput(*problems)
     _needs_identifier(attributes, profile_id)
     if profile_id is not None and ctx.tx.profile(ctx.account, profile_id) is None:
-        raise NotFound(Problem(f"A profile with id {profile_id} does not exist.", pointer="/data/id"))
+        # Klaviyo's captured answer for an id that does not exist: 404 not_found at /data/ (notes, "Consent, bulk
+        # import and identity details": community.klaviyo.com developer group, thread 11971).
+        raise NotFound(Problem(f"A profile with id {profile_id} does not exist.", pointer="/data/"))
     row, created = upsert(ctx, profile_id, attributes, data.get("meta"), "/data", strict=True)
     return Reply(201 if created else 200, _profile_body(ctx, row))
 
@@ -288,7 +295,12 @@ def get_profile(ctx: Context) -> Reply:
     row = ctx.tx.profile(ctx.account, ctx.path["id"])
     if row is None:
         raise NotFound(f"A profile with id {ctx.path['id']} does not exist.")
-    return Reply(200, _profile_body(ctx, row))
+    body = _profile_body(ctx, row)
+    if "lists" in ctx.query.include:
+        on = ctx.tx.lists_of(ctx.account, row["id"])
+        body["data"]["relationships"]["lists"]["data"] = [{"type": "list", "id": r["id"]} for r in on]
+        body["included"] = [lists.resource(ctx, r, ctx.query.fields.get("list")) for r in on]
+    return Reply(200, body)
 
 
 def update_profile(ctx: Context) -> Reply:
@@ -322,7 +334,18 @@ def update_profile(ctx: Context) -> Reply:
     return Reply(200, _profile_body(ctx, save(ctx, profile_id, doc)))
 
 
+_SUPPRESSION = "subscriptions.email.marketing.suppression"
+
+
+def _suppression(row: sqlite3.Row) -> dict[str, Any]:
+    """The profile's global email suppression (the emulator records at most one: an unsubscribe), or {}."""
+    found = json.loads(row["doc"]).get("subscriptions", {}).get("email", {}).get("suppression") or [{}]
+    first: dict[str, Any] = found[0]
+    return first
+
+
 def _filterable(row: sqlite3.Row) -> dict[str, Any]:
+    suppression = _suppression(row)
     return {
         "id": row["id"],
         "email": row["email"],
@@ -331,6 +354,8 @@ def _filterable(row: sqlite3.Row) -> dict[str, Any]:
         "_kx": row["kx"],
         "created": resources.stamp(row["created"]),
         "updated": resources.stamp(row["updated"]),
+        f"{_SUPPRESSION}.reason": suppression.get("reason"),
+        f"{_SUPPRESSION}.timestamp": suppression.get("timestamp"),
     }
 
 
@@ -339,6 +364,8 @@ _SORT_KEYS: dict[str, Callable[[sqlite3.Row], Any]] = {
     "created": lambda r: (r["created"], r["id"]),
     "updated": lambda r: (r["updated"], r["id"]),
     "email": lambda r: (r["email"] or "", r["id"]),
+    # Unsuppressed profiles sort after suppressed ones, by id: where Klaviyo puts them is not documented.
+    f"{_SUPPRESSION}.timestamp": lambda r: (_suppression(r).get("timestamp") or "~", r["id"]),
 }
 
 
@@ -346,8 +373,7 @@ def get_profiles(ctx: Context) -> Reply:
     rows = ctx.tx.profiles(ctx.account)
     rows = [row for row in rows if filters.matches(ctx.query.filter, _filterable(row))]
     if ctx.query.sort:
-        key = _SORT_KEYS.get(ctx.query.sort.lstrip("-"), lambda r: r["id"])
-        rows.sort(key=key, reverse=ctx.query.sort.startswith("-"))
+        rows.sort(key=_SORT_KEYS[ctx.query.sort.lstrip("-")], reverse=ctx.query.sort.startswith("-"))
     shown, links = page(rows, ctx.query, ctx.url, default_size=20)
     fields, additional = ctx.query.fields.get("profile"), ctx.query.additional.get("profile")
     return Reply(

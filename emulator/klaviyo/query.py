@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import TypeVar
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from . import filters
-from .errors import InvalidInput, Problem
+from . import filters, support
+from .errors import InvalidInput, NotEmulated, Problem
 from .spec import Operation
 
 T = TypeVar("T")
@@ -75,14 +75,22 @@ def _values(raw: str) -> list[str]:
 
 
 def parse(operation: Operation, items: Iterable[tuple[str, str]]) -> Query:
-    """Parse and check every query parameter; raise one InvalidInput listing every problem."""
+    """Parse and check every query parameter; raise one InvalidInput listing every problem, or, when the query is
+    valid but asks for something this emulator does not model, one NotEmulated naming each such option."""
     allowed = operation.query()
     query = Query()
     problems: list[Problem] = []
+    unmodelled: list[Problem] = []
     seen: set[str] = set()
 
     def problem(name: str, detail: str) -> None:
         problems.append(Problem(detail, parameter=name))
+
+    def modelled(name: str, parameter: str, value: str) -> bool:
+        why = support.refused(operation.operation_id, parameter, value)
+        if why is not None:
+            unmodelled.append(Problem(why, parameter=name))
+        return why is None
 
     for name, raw in items:
         if name in seen:
@@ -105,14 +113,14 @@ def parse(operation: Operation, items: Iterable[tuple[str, str]]) -> Query:
                 )
                 continue
             if name == "include":
-                query.include = values
+                query.include = [v for v in values if modelled(name, "include", v)]
             else:
                 kind = name[name.index("[") + 1 : -1]
                 (query.fields if name.startswith("fields[") else query.additional)[kind] = values
         elif name == "sort":
             if parameter.enum and raw not in parameter.enum:
                 problem(name, f"Invalid sort '{raw}'; allowed: {', '.join(parameter.enum)}.")
-            else:
+            elif modelled(name, "sort", raw):
                 query.sort = raw
         elif name == "page[size]":
             low, high = parameter.schema.get("minimum", 1), parameter.schema.get("maximum", 100)
@@ -145,12 +153,14 @@ def parse(operation: Operation, items: Iterable[tuple[str, str]]) -> Query:
                         f"Invalid filter: operator '{condition.operator}' is not allowed on "
                         f"'{condition.field}'; allowed: {', '.join(operators)}.",
                     )
-                elif condition.operator in _RANGES:
-                    unfit = _range_value_problem(condition)
-                    if unfit:
-                        problem(name, f"Invalid filter: {unfit}.")
+                elif condition.operator in _RANGES and (unfit := _range_value_problem(condition)):
+                    problem(name, f"Invalid filter: {unfit}.")
+                else:
+                    modelled(name, "filter", condition.field)
     if problems:
         raise InvalidInput(*problems)
+    if unmodelled:
+        raise NotEmulated(*unmodelled)
     return query
 
 

@@ -88,38 +88,46 @@ def profile(
 
 
 def subscriptions(doc: dict[str, Any]) -> dict[str, Any]:
-    """The profile's consent, in the shape ``additional-fields[profile]=subscriptions`` returns."""
+    """The profile's consent, in the shape ``additional-fields[profile]=subscriptions`` returns.
+
+    ``can_receive_email_marketing`` is "implicit consent": true unless the profile has a global suppression
+    (EmailMarketing in stable.json), so a never-subscribed address can be emailed ("Never subscribed ... They are
+    able to receive emails", https://help.klaviyo.com/hc/en-us/articles/360037101072); SMS needs a subscription
+    ("Whether or not this profile is subscribed to receive SMS marketing", SMSMarketing).
+    """
     stored = doc.get("subscriptions", {})
     email = stored.get("email", {})
-    sms = stored.get("sms", {})
 
     def channel(record: dict[str, Any], flag: str, reachable: bool) -> dict[str, Any]:
         consent = record.get("consent", "NEVER_SUBSCRIBED")
         return {
             "consent": consent,
-            flag: consent == "SUBSCRIBED" and reachable,
+            flag: reachable,
             "consent_timestamp": record.get("consent_timestamp"),
             "method": record.get("method"),
             "method_detail": record.get("method_detail"),
             "last_updated": record.get("last_updated"),
         }
 
-    marketing_email = channel(email, "can_receive_email_marketing", bool(doc.get("email")))
+    suppression = list(email.get("suppression", []))
+    emailable = bool(doc.get("email")) and not suppression and email.get("consent") != "UNSUBSCRIBED"
+    marketing_email = channel(email, "can_receive_email_marketing", emailable)
     marketing_email.update(
         custom_method_detail=email.get("custom_method_detail"),
-        double_optin=None,
-        suppression=email.get("suppression", []),
+        double_optin=email.get("double_optin"),
+        suppression=suppression,
         list_suppressions=[],
     )
+
+    def sms(record: dict[str, Any], flag: str) -> dict[str, Any]:
+        subscribed = record.get("consent") == "SUBSCRIBED" and bool(doc.get("phone_number"))
+        return channel(record, flag, subscribed)
+
     return {
         "email": {"marketing": marketing_email},
         "sms": {
-            "marketing": channel(sms, "can_receive_sms_marketing", bool(doc.get("phone_number"))),
-            "transactional": channel(
-                stored.get("sms_transactional", {}),
-                "can_receive_sms_transactional",
-                bool(doc.get("phone_number")),
-            ),
+            "marketing": sms(stored.get("sms", {}), "can_receive_sms_marketing"),
+            "transactional": sms(stored.get("sms_transactional", {}), "can_receive_sms_transactional"),
         },
     }
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from .faults import Faults
 from .limits import RateLimiter
+from .lists import OPT_IN_PROCESSES
 from .store import Store
 
 
@@ -22,7 +23,13 @@ class Emulator:
     faults: Faults = field(default_factory=Faults)
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # injected latency waits here; tests record it
+    #: The account-level default opt-in process (``double_opt_in`` or ``single_opt_in``) for every account that
+    #: has not set its own (``PUT /_emulator/opt-in``): it decides a subscription without a list, and a list
+    #: created without ``opt_in_process``. Klaviyo's lists default to double opt-in (docs/emulator.md).
+    opt_in: str = "double_opt_in"
 
     def __post_init__(self) -> None:
+        if self.opt_in not in OPT_IN_PROCESSES:
+            raise ValueError(f"opt_in must be one of {', '.join(OPT_IN_PROCESSES)}, not {self.opt_in!r}")
         self.limiter = RateLimiter(self.rate_limits, self.clock)
         self.started = self.clock()

@@ -70,6 +70,7 @@ class Context:
     request_id: str
     base: str  # scheme://host:port, for links
     url: str  # the request URL, for links.self
+    opt_in: str = "double_opt_in"  # the emulator's default opt-in process, for an account without its own
     notes: list[Note] = field(default_factory=list)
     outcomes: dict[str, Done] = field(default_factory=dict)  # by the observed part's JSON pointer
 

@@ -24,7 +24,19 @@ REQUEST_FILTERS = {
     "rejected": "status >= 400",
     "problems": "(status = 429 OR fault IS NOT NULL)",
 }
-TABLES = ("profiles", "events", "metrics", "jobs", "ledger", "requests", "observations")
+TABLES = (
+    "profiles",
+    "events",
+    "metrics",
+    "jobs",
+    "lists",
+    "list_members",
+    "opt_ins",
+    "settings",
+    "ledger",
+    "requests",
+    "observations",
+)
 
 
 def _number(text: str) -> Any:

@@ -29,6 +29,20 @@ CREATE INDEX IF NOT EXISTS events_received ON events (account, received);
 CREATE TABLE IF NOT EXISTS jobs (
     account TEXT NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL, doc TEXT NOT NULL, created REAL NOT NULL,
     PRIMARY KEY (account, id));
+CREATE TABLE IF NOT EXISTS lists (
+    account TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, opt_in_process TEXT NOT NULL,
+    created REAL NOT NULL, updated REAL NOT NULL, PRIMARY KEY (account, id));
+CREATE TABLE IF NOT EXISTS list_members (
+    account TEXT NOT NULL, list_id TEXT NOT NULL, profile_id TEXT NOT NULL, joined REAL NOT NULL,
+    PRIMARY KEY (account, list_id, profile_id));
+CREATE INDEX IF NOT EXISTS list_members_profile ON list_members (account, profile_id);
+CREATE TABLE IF NOT EXISTS opt_ins (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL, profile_id TEXT NOT NULL,
+    channel TEXT NOT NULL, kind TEXT NOT NULL, list_id TEXT, custom_source TEXT, requested REAL NOT NULL,
+    request_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS opt_ins_profile ON opt_ins (account, profile_id);
+CREATE TABLE IF NOT EXISTS settings (
+    account TEXT PRIMARY KEY, opt_in_process TEXT);
 CREATE TABLE IF NOT EXISTS requests (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, account TEXT, masked_key TEXT,
     method TEXT NOT NULL, path TEXT NOT NULL, query TEXT NOT NULL, operation TEXT, status INTEGER NOT NULL,
@@ -54,4 +68,16 @@ CREATE INDEX IF NOT EXISTS observations_request ON observations (request_id);
 ADDED_COLUMNS = (("requests", "headers", "TEXT"), ("accounts", "shown_key", "TEXT"))
 
 #: Tables that belong to an account, in the order an export lists them.
-ACCOUNT_TABLES = ("profiles", "metrics", "events", "jobs", "requests", "ledger", "observations")
+ACCOUNT_TABLES = (
+    "profiles",
+    "metrics",
+    "events",
+    "jobs",
+    "lists",
+    "list_members",
+    "opt_ins",
+    "settings",
+    "requests",
+    "ledger",
+    "observations",
+)

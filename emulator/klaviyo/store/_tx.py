@@ -198,6 +198,121 @@ class Tx:
             "UPDATE jobs SET doc = ? WHERE account = ? AND id = ?", (dumps(doc), account, job_id)
         )
 
+    def jobs(self, account: str, kind: str) -> list[sqlite3.Row]:
+        """The account's jobs of type ``kind``, oldest first."""
+        return self._all(
+            "SELECT * FROM jobs WHERE account = ? AND type = ? ORDER BY created, id", (account, kind)
+        )
+
+    # -- lists and their members --------------------------------------------------------------------------
+
+    def insert_list(self, account: str, list_id: str, name: str, opt_in_process: str, now: float) -> None:
+        self._conn.execute(
+            "INSERT INTO lists (account, id, name, opt_in_process, created, updated) VALUES (?, ?, ?, ?, ?, ?)",
+            (account, list_id, name, opt_in_process, now, now),
+        )
+
+    def list_(self, account: str, list_id: str) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM lists WHERE account = ? AND id = ?", (account, list_id))
+
+    def set_list_opt_in(self, account: str, list_id: str, opt_in_process: str, now: float) -> bool:
+        """Change a list's opt-in process; False if the account has no such list."""
+        cursor = self._conn.execute(
+            "UPDATE lists SET opt_in_process = ?, updated = ? WHERE account = ? AND id = ?",
+            (opt_in_process, now, account, list_id),
+        )
+        return cursor.rowcount > 0
+
+    def add_member(self, account: str, list_id: str, profile_id: str, now: float) -> bool:
+        """Put a profile on a list (a member keeps the time it joined); True if it was not on it yet."""
+        cursor = self._conn.execute(
+            "INSERT OR IGNORE INTO list_members (account, list_id, profile_id, joined) VALUES (?, ?, ?, ?)",
+            (account, list_id, profile_id, now),
+        )
+        return cursor.rowcount > 0
+
+    def remove_member(self, account: str, list_id: str, profile_id: str) -> None:
+        self._conn.execute(
+            "DELETE FROM list_members WHERE account = ? AND list_id = ? AND profile_id = ?",
+            (account, list_id, profile_id),
+        )
+
+    def members(self, account: str, list_id: str) -> list[sqlite3.Row]:
+        """A list's member profiles (every profile column, and ``joined``), in the order they joined."""
+        return self._all(
+            "SELECT p.*, m.joined AS joined FROM list_members m JOIN profiles p"
+            " ON p.account = m.account AND p.id = m.profile_id"
+            " WHERE m.account = ? AND m.list_id = ? ORDER BY m.joined, m.rowid",
+            (account, list_id),
+        )
+
+    def member_count(self, account: str, list_id: str) -> int:
+        row = self._one(
+            "SELECT count(*) AS n FROM list_members WHERE account = ? AND list_id = ?", (account, list_id)
+        )
+        return int(row["n"]) if row is not None else 0
+
+    def lists_of(self, account: str, profile_id: str) -> list[sqlite3.Row]:
+        """The lists a profile is on, in the order it joined them."""
+        return self._all(
+            "SELECT l.* FROM list_members m JOIN lists l ON l.account = m.account AND l.id = m.list_id"
+            " WHERE m.account = ? AND m.profile_id = ? ORDER BY m.joined, m.rowid",
+            (account, profile_id),
+        )
+
+    # -- consent: pending double opt-ins and the account's opt-in setting ---------------------------------
+
+    def insert_opt_in(
+        self,
+        account: str,
+        profile_id: str,
+        channel: str,
+        kind: str,
+        list_id: str | None,
+        custom_source: str | None,
+        now: float,
+        request_id: str,
+    ) -> None:
+        """A double opt-in waiting for the person to confirm (one per profile, channel, kind and list)."""
+        self._conn.execute(
+            "DELETE FROM opt_ins WHERE account = ? AND profile_id = ? AND channel = ? AND kind = ?"
+            " AND list_id IS ?",
+            (account, profile_id, channel, kind, list_id),
+        )
+        self._conn.execute(
+            "INSERT INTO opt_ins (account, profile_id, channel, kind, list_id, custom_source, requested,"
+            " request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (account, profile_id, channel, kind, list_id, custom_source, now, request_id),
+        )
+
+    def opt_ins(self, account: str, profile_id: str | None = None) -> list[sqlite3.Row]:
+        """Pending double opt-ins, oldest first: the account's, or one profile's."""
+        if profile_id is None:
+            return self._all("SELECT * FROM opt_ins WHERE account = ? ORDER BY seq", (account,))
+        return self._all(
+            "SELECT * FROM opt_ins WHERE account = ? AND profile_id = ? ORDER BY seq", (account, profile_id)
+        )
+
+    def delete_opt_ins(self, account: str, profile_id: str, channels: Sequence[str]) -> None:
+        """Forget a profile's pending opt-ins on these channels (confirmed, or revoked by an unsubscribe)."""
+        marks = ", ".join("?" for _ in channels)
+        self._conn.execute(
+            f"DELETE FROM opt_ins WHERE account = ? AND profile_id = ? AND channel IN ({marks})",
+            (account, profile_id, *channels),
+        )
+
+    def account_opt_in(self, account: str) -> str | None:
+        """The account's own default opt-in process, if one was set (else the emulator's default applies)."""
+        row = self._one("SELECT opt_in_process FROM settings WHERE account = ?", (account,))
+        return None if row is None else _text(row["opt_in_process"])
+
+    def set_account_opt_in(self, account: str, opt_in_process: str | None) -> None:
+        self._conn.execute(
+            "INSERT INTO settings (account, opt_in_process) VALUES (?, ?)"
+            " ON CONFLICT (account) DO UPDATE SET opt_in_process = excluded.opt_in_process",
+            (account, opt_in_process),
+        )
+
     # -- the request log ----------------------------------------------------------------------------------
 
     def log_request(
