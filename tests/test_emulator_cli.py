@@ -199,3 +199,30 @@ def test_a_port_in_use_is_exactly_one_line_and_exit_2() -> None:
     assert done.stderr.splitlines() == [
         f"trifft-klaviyo emulator: error: cannot listen on 127.0.0.1:{port}: Address already in use"
     ]
+
+
+def test_labels_and_the_opt_in_default_are_set_from_the_command_line(
+    processes: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    key = "pk_0123456789abcdef0123456789abcdef01"
+    url = serve(
+        processes,
+        tmp_path / "log",
+        "--port",
+        "0",
+        "--label",
+        f"{key}=TRIFFT staging",
+        "--opt-in",
+        "single_opt_in",
+    )
+    headers = {"Authorization": f"Klaviyo-API-Key {key}", "revision": "2026-07-15"}
+    assert httpx.get(f"{url}/api/metrics", headers=headers).status_code == 200
+    [account] = httpx.get(f"{url}/_emulator/accounts").json()["data"]
+    assert account["label"] == "TRIFFT staging"
+    assert "single_opt_in" in httpx.get(f"{url}/_emulator/opt-in").text
+
+
+@pytest.mark.parametrize("given", ["no-equals-sign", "=name", "pk_x=bad\x07label"])
+def test_a_bad_label_is_one_line_and_exit_2(given: str) -> None:
+    done = run_emulator(["--port", "0", "--label", given])
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1 and "label" in done.stderr

@@ -113,6 +113,19 @@ def parser() -> _Parser:
         help="inject faults, e.g. '5xx=0.1,429=0.05,latency_ms=20,seed=1' (see docs/emulator.md)",
     )
     emu.add_argument("--api-key", action="append", metavar="KEY", help="accept only these keys (repeatable)")
+    emu.add_argument(
+        "--opt-in",
+        choices=("double_opt_in", "single_opt_in"),
+        default="double_opt_in",
+        help="the account-level default opt-in process, for subscriptions without a list and lists created "
+        "without one (default double_opt_in, as Klaviyo's lists; change at run time with PUT /_emulator/opt-in)",
+    )
+    emu.add_argument(
+        "--label",
+        action="append",
+        metavar="KEY=NAME",
+        help="name an account on the dashboard (repeatable; also PUT /_emulator/accounts/label)",
+    )
     emu.add_argument("--quiet", action="store_true", help="no line per request")
 
     syn = commands.add_parser("sync", help="deliver TRIFFT events (JSON Lines) to Klaviyo or the emulator")

@@ -13,7 +13,9 @@ def emulator(args: argparse.Namespace) -> int:
     import logging
 
     from emulator.klaviyo import Emulator, Faults, Store
+    from emulator.klaviyo.control import label
     from emulator.klaviyo.limits import parse_mode
+    from emulator.klaviyo.store import account_id
     from emulator.server import create_app, listen, serve, url_of
 
     try:
@@ -35,7 +37,18 @@ def emulator(args: argparse.Namespace) -> int:
         api_keys=frozenset(args.api_key) if args.api_key else None,
         rate_limits=args.rate_limits,
         faults=faults,
+        opt_in=args.opt_in,
     )
+    for given in args.label or []:
+        key, sep, name = given.partition("=")
+        try:
+            if not sep or not key:
+                raise ValueError(f"--label wants KEY=NAME, not {given!r}")
+            store.set_label(account_id(key), label(name))
+        except ValueError as exc:
+            listener.close()
+            store.close()
+            return fail("emulator", str(exc))
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
     where = url_of(listener)
     print(
