@@ -139,6 +139,9 @@ def test_the_log_has_one_line_per_request_and_never_the_key_in_clear(
     assert all(API_KEY not in line and OTHER_KEY not in line for line in lines(log))
     assert sum(mask(API_KEY) in line for line in requests) == 9
     assert sum(mask(OTHER_KEY) in line for line in requests) == 1
+    [refused] = [line for line in requests if " 400 " in line]
+    assert "invalid: " in refused and "(at /data" in refused  # a 4xx line says why
+    assert "dashboard at http://" in lines(log)[0]
 
 
 def test_quiet_logs_no_request(processes: list[subprocess.Popen[bytes]], tmp_path: Path) -> None:

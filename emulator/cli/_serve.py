@@ -53,7 +53,8 @@ def emulator(args: argparse.Namespace) -> int:
     where = url_of(listener)
     print(
         f"fake Klaviyo on {where} (state: {args.db or 'in memory'}, rate limits: {args.rate_limits}"
-        f"{', faults: ' + args.faults if args.faults else ''}); control API at {where}/_emulator/health",
+        f"{', faults: ' + args.faults if args.faults else ''}); dashboard at {where}/, "
+        f"control API at {where}/_emulator/health",
         file=sys.stderr,
         flush=True,
     )

@@ -267,8 +267,15 @@ def _finish(
 
 def _console(record: RequestRecord) -> None:
     fault = f" fault={record.fault}" if record.fault else ""
+    # A refused request says why on its own line's end: the first error's detail and where it points.
+    first = record.errors[0] if record.errors and not record.fault else None
+    source = (first.get("source") or {}) if first else {}
+    where = source.get("pointer") or source.get("parameter")
+    reason = (
+        f" {first.get('code')}: {first.get('detail')}{f' (at {where})' if where else ''}" if first else ""
+    )
     log.info(
-        "%s %s%s %s %.1fms %s%s",
+        "%s %s%s %s %.1fms %s%s%s",
         record.method,
         record.path,
         f"?{record.query}" if record.query else "",
@@ -276,6 +283,7 @@ def _console(record: RequestRecord) -> None:
         record.duration_ms,
         record.masked_key or "-",
         fault,
+        reason,
     )
 
 
