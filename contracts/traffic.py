@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 from ._klaviyo import match_operation
@@ -80,7 +80,8 @@ class RequestRecord:
         return 400 <= self.status < 500 and self.status != 429 and self.fault is None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow: the values are JSON already, and a deep copy per logged request costs more than the request.
+        return {name: getattr(self, name) for name in _REQUEST_FIELDS}
 
     def __getitem__(self, name: str) -> Any:
         """``record["status"]``: the request log was a list of dicts before it was typed; code that reads it so
@@ -99,9 +100,10 @@ class RequestRecord:
         return cls(**values)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Observation:
-    """One thing a request carried, and (from the emulator) what Klaviyo did with it.
+    """One thing a request carried, and (from the emulator) what Klaviyo did with it. Filled in where the request
+    is understood (``observe``, then the emulator's outcome); read-only for everyone after that.
 
     ``pointer`` is where it sits in the request body: a profile block's ``data`` object, an event's
     ``attributes``. An event points at its profile block with ``block``. ``member`` is the profile's
@@ -134,12 +136,16 @@ class Observation:
     dropped: list[str] = field(default_factory=list)  # identifiers not applied: another profile holds them
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in _OBSERVATION_FIELDS}
 
     @classmethod
     def from_dict(cls, row: Mapping[str, Any]) -> Observation:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in row.items() if k in known})
+
+
+_REQUEST_FIELDS = tuple(f.name for f in fields(RequestRecord))
+_OBSERVATION_FIELDS = tuple(f.name for f in fields(Observation))
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +290,9 @@ def observe(method: str, path: str, body: Any, strict: bool = False) -> list[Obs
     if strict:
         _check(operation.operation_id, body)
     found = list(_decode(operation.operation_id, path, body))
-    return [replace(o, index=i) for i, o in enumerate(found)]
+    for index, seen in enumerate(found):
+        seen.index = index
+    return found
 
 
 def decode_log(records: list[RequestRecord]) -> Traffic:

@@ -23,6 +23,7 @@ from _emulator_bodies import (
 from conftest import API_KEY
 
 from emulator.klaviyo import Emulator
+from emulator.klaviyo.query import encode_cursor
 
 OTHER_KEY = "pk_test_trifft_0002"
 OTHER = {"Authorization": f"Klaviyo-API-Key {OTHER_KEY}"}
@@ -520,3 +521,28 @@ def test_two_api_keys_never_see_each_others_profiles_events_metrics_or_ledger(cl
     assert_jsonapi_error(client.get(f"/api/events/{their_event['id']}"), 404, "not_found")
     assert [row["kind"] for row in _ledger(client, OTHER_KEY)] == ["metric_created"]
     assert sorted(row["kind"] for row in _ledger(client)) == ["event_deduplicated", "metric_created"]
+
+
+@pytest.mark.parametrize("offset", [0, 3, 6, 7, 12])
+def test_events_paged_by_the_store_read_as_events_paged_in_memory(client: httpx.Client, offset: int) -> None:
+    for n in range(7):
+        _send(client, event_body(unique_id=f"paged-{n}"))
+    cursor = encode_cursor(offset)
+    fast = client.get("/api/events", params={"page[size]": 3, "page[cursor]": cursor}).json()
+    # A filter that holds for every event takes the in-memory path.
+    slow = client.get(
+        "/api/events",
+        params={
+            "page[size]": 3,
+            "page[cursor]": cursor,
+            "filter": "greater-than(datetime,2000-01-01T00:00:00Z)",
+        },
+    ).json()
+    assert [e["id"] for e in fast["data"]] == [e["id"] for e in slow["data"]]
+    for name in ("next", "prev"):
+        assert (fast["links"][name] is None) == (slow["links"][name] is None)
+        if fast["links"][name]:
+            assert (
+                fast["links"][name].split("page%5Bcursor%5D=")[1]
+                == slow["links"][name].split("page%5Bcursor%5D=")[1]
+            )

@@ -12,7 +12,6 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from starlette.applications import Starlette
@@ -140,30 +139,22 @@ def _text(raw: bytes | None) -> str | None:
 
 def _observed(request: Request, body: Any, outcomes: dict[str, Done]) -> list[Observation]:
     """What the body carried, each part with what the handler did with it."""
-    found = []
-    for seen in observe(request.method, request.url.path, body):
+    found = observe(request.method, request.url.path, body)
+    for seen in found:
         done = outcomes.get(seen.pointer)
         if done is not None:
-            seen = replace(
-                seen,
-                outcome=done.outcome,
-                profile_id=done.profile_id,
-                event_id=done.event_id,
-                reason=done.reason,
-                dropped=list(done.dropped),
-            )
-        found.append(seen)
+            seen.outcome, seen.profile_id, seen.event_id = done.outcome, done.profile_id, done.event_id
+            seen.reason, seen.dropped = done.reason, list(done.dropped)
     return found
 
 
 def _rejected(request: Request, read: list[Any], error: KlaviyoError) -> list[Observation]:
     if not read:
         return []
-    reason = error.problems[0].detail if error.problems else error.title
-    return [
-        replace(seen, outcome="rejected", reason=reason)
-        for seen in observe(request.method, request.url.path, read[0])
-    ]
+    found = observe(request.method, request.url.path, read[0])
+    for seen in found:
+        seen.outcome, seen.reason = "rejected", error.problems[0].detail if error.problems else error.title
+    return found
 
 
 def _record(
@@ -387,7 +378,8 @@ def create_app(emulator: Emulator | None = None, beside: Sequence[BaseRoute] = (
     ``beside`` them whatever the server mounts (the dashboard, by ``emulator.server.create_app``)."""
     emulator = emulator or Emulator()
     app = Starlette(
-        routes=[*beside, *control.routes(emulator), *_routes(emulator)],
+        # Klaviyo's routes first: they take the traffic, and Starlette tries routes in order.
+        routes=[*_routes(emulator), *control.routes(emulator), *beside],
         exception_handlers=_handlers(emulator),
     )
     app.state.emulator = emulator

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from contracts import Violation
@@ -20,6 +21,7 @@ from .errors import InvalidInput, Problem
 #: JSON:API envelope adds up to 11 more (bulk jobs). 64 leaves room for profile properties, whose limit is not
 #: documented, while keeping every walk over a body shallow. An emulator choice, not a Klaviyo figure.
 MAX_NESTING = 64
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class _Unreadable(ValueError):
@@ -105,9 +107,12 @@ def read(raw: bytes) -> Any:
         raise InvalidInput(
             Problem(f"The body nests objects and arrays more than {MAX_NESTING} levels deep.", pointer="/")
         ) from None
-    problem = _shape_problem(document)
-    if problem is not None:
-        raise InvalidInput(problem)
+    # Only a text with as many brackets as the limit can nest that deep, and only a \ud800-\udfff escape can
+    # make a lone surrogate: most bodies need no walk at all.
+    if text.count("{") + text.count("[") >= MAX_NESTING or _SURROGATE_ESCAPE.search(text):
+        problem = _shape_problem(document)
+        if problem is not None:
+            raise InvalidInput(problem)
     return document
 
 

@@ -170,15 +170,20 @@ def page(
     """One page of a collection and its ``links`` (``self``, ``next``, ``prev``), as Klaviyo gives them."""
     size = query.page_size or default_size
     start = min(query.offset, len(items))
+    return list(items[start : start + size]), links(url, start, size, start + size < len(items))
+
+
+def links(url: str, start: int, size: int, more: bool) -> dict[str, str | None]:
+    """A page's ``links``: the page of ``size`` from ``start`` on, ``more`` when another page follows. For a
+    collection paged in the store rather than in memory."""
     parts = urlsplit(url)
     kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "page[cursor]"]
 
     def link(offset: int) -> str:
         return urlunsplit(parts._replace(query=urlencode([*kept, ("page[cursor]", encode_cursor(offset))])))
 
-    links = {
+    return {
         "self": url,
-        "next": link(start + size) if start + size < len(items) else None,
+        "next": link(start + size) if more else None,
         "prev": link(max(start - size, 0)) if start > 0 else None,
     }
-    return list(items[start : start + size]), links

@@ -75,12 +75,15 @@ class Store(Database, Inspection, Series):
         """The key's account, listed from now on under its masked key and its display form (``display_key``);
         an account listed before the display form was kept gets it now."""
         account = account_id(api_key)
+        if account in self._opened:  # every request opens its account: a write per request saved
+            return account
         with self.transaction() as tx:
             tx.execute(
                 "INSERT INTO accounts (id, masked_key, created, shown_key) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET shown_key = excluded.shown_key WHERE shown_key IS NULL",
                 (account, mask(api_key), now, display_key(api_key)),
             )
+        self._opened.add(account)
         return account
 
     def accounts(self) -> list[dict[str, Any]]:
@@ -113,6 +116,7 @@ class Store(Database, Inspection, Series):
 
     def reset(self, account: str | None = None) -> None:
         """Forget everything, or everything of one account."""
+        self._opened.clear()
         with self.transaction() as tx:
             for table in (*ACCOUNT_TABLES, "accounts"):
                 column = "id" if table == "accounts" else "account"

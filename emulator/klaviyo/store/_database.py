@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
+
 from ._schema import ADDED_COLUMNS, SCHEMA
 
 
@@ -49,7 +51,12 @@ def display_key(api_key: str) -> str:
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON text, UTF-8 as is. orjson, several times faster on the hot path; the standard library for
+    what orjson refuses (an integer past 64 bits, which a body may hold)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 class Database:
@@ -57,6 +64,7 @@ class Database:
 
     def __init__(self, path: str | None = None) -> None:
         self.path = path or ":memory:"
+        self._opened: set[str] = set()  # accounts known to be listed, so opening them again writes nothing
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row

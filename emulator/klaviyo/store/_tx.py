@@ -179,6 +179,18 @@ class Tx:
         """The account's events in the order they were stored."""
         return self._all("SELECT * FROM events WHERE account = ? ORDER BY seq", (account,))
 
+    def events_window(self, account: str, start: int, count: int) -> list[sqlite3.Row]:
+        """``count`` of the account's events from the ``start``-th on, in the order they were stored."""
+        return self._all(
+            "SELECT * FROM events WHERE account = ? ORDER BY seq LIMIT ? OFFSET ?", (account, count, start)
+        )
+
+    def count_events(self, account: str) -> int:
+        found: int = self._conn.execute(
+            "SELECT count(*) FROM events WHERE account = ?", (account,)
+        ).fetchone()[0]
+        return found
+
     # -- jobs ---------------------------------------------------------------------------------------------
 
     def insert_job(self, account: str, job_id: str, kind: str, doc: dict[str, Any], now: float) -> None:
