@@ -110,6 +110,7 @@ def input_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_shrink_turns_600_events_into_at_most_3_that_still_break_the_rule(input_file: Path) -> None:
     started = time.monotonic()
     producer = f"{CARELESS} --forget language_changed,favorite_venue_changed"

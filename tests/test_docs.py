@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -50,6 +51,7 @@ def test_every_python_block_in_the_readme_and_docs_runs(tmp_path: Path) -> None:
     assert re.search(r"\b2 passed\b", done.stdout), done.stdout
 
 
+@pytest.mark.slow
 def test_the_readme_tour_runs_as_written(tmp_path: Path) -> None:
     tour = _blocks(ROOT / "README.md", "sh")[2]
     lines = [line.split("  #")[0].strip() for line in tour.splitlines() if line.strip()]

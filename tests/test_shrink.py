@@ -30,6 +30,7 @@ def test_ddmin_keeps_an_input_whose_every_part_is_needed() -> None:
     assert ddmin([1, 2, 3], lambda items: len(items) == 3) == [1, 2, 3]
 
 
+@pytest.mark.slow
 def test_a_producer_breaking_one_rule_on_two_kinds_shrinks_from_600_events_to_at_most_3() -> None:
     lines: list[str] = []
     with Shrinker(

@@ -86,6 +86,7 @@ def test_timelines_are_valid_and_tell_a_consistent_story(edge: bool) -> None:
     check()
 
 
+@pytest.mark.slow
 def test_a_timeline_of_three_events_shrinks_to_three_events_of_one_member() -> None:
     timeline = find(strategies.timelines(), lambda t: len(t) >= 3, settings=FRESH)
     assert len(timeline) == 3
@@ -93,6 +94,7 @@ def test_a_timeline_of_three_events_shrinks_to_three_events_of_one_member() -> N
     assert [event["sequence"] for event in timeline] == [1, 2, 3]
 
 
+@pytest.mark.slow
 def test_a_member_without_email_shrinks_to_a_phone_only_member() -> None:
     member = find(strategies.members(edge=True), lambda m: m["email"] is None, settings=FRESH)
     assert member["email"] is None

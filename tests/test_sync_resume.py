@@ -90,6 +90,7 @@ def stream(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_sync_killed_at_random_points_and_rerun_leaves_klaviyo_as_one_clean_run_does(
     emulator_url: str, _running_emulator: RunningEmulator, stream: Path, tmp_path: Path
 ) -> None:
