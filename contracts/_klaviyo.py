@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -92,6 +92,7 @@ def _fits(template: str, path: str) -> bool:
     )
 
 
+@lru_cache(maxsize=4096)
 def template(path: str) -> str | None:
     """The spec's path template a concrete path falls under (``/api/profiles/01J.../`` -> ``/api/profiles/{id}``);
     a trailing slash is ignored, as Klaviyo ignores it. None for a path the spec does not have."""

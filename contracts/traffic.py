@@ -278,18 +278,25 @@ def _check(operation: str, body: Any) -> None:
             raise Unreadable(f"{pointer} is not {'an object' if wanted is dict else 'a ' + wanted.__name__}")
 
 
-def observe(method: str, path: str, body: Any, strict: bool = False) -> list[Observation]:
+def observe(
+    method: str, path: str, body: Any, strict: bool = False, operation_id: str | None = None
+) -> list[Observation]:
     """What a Klaviyo request carried, in the order Klaviyo applies it; nothing for reads or other endpoints.
 
     ``body`` is the parsed JSON. With ``strict``, a body that is not the endpoint's shape raises ``Unreadable``
-    (the verifier judges only what it can read); otherwise whatever can be read is returned.
+    (the verifier judges only what it can read); otherwise whatever can be read is returned. A caller that has
+    routed the request already passes its ``operation_id`` and saves matching the path again.
     """
-    operation = match_operation(method, path)
-    if operation is None or method.upper() == "GET":
+    if method.upper() == "GET":
         return []
+    if operation_id is None:
+        operation = match_operation(method, path)
+        if operation is None:
+            return []
+        operation_id = operation.operation_id
     if strict:
-        _check(operation.operation_id, body)
-    found = list(_decode(operation.operation_id, path, body))
+        _check(operation_id, body)
+    found = list(_decode(operation_id, path, body))
     for index, seen in enumerate(found):
         seen.index = index
     return found

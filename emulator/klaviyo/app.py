@@ -137,9 +137,9 @@ def _text(raw: bytes | None) -> str | None:
     return raw[:_LOGGED_BODY].decode("utf-8", "replace")
 
 
-def _observed(request: Request, body: Any, outcomes: dict[str, Done]) -> list[Observation]:
+def _observed(request: Request, body: Any, outcomes: dict[str, Done], operation: str) -> list[Observation]:
     """What the body carried, each part with what the handler did with it."""
-    found = observe(request.method, request.url.path, body)
+    found = observe(request.method, request.url.path, body, operation_id=operation)
     for seen in found:
         done = outcomes.get(seen.pointer)
         if done is not None:
@@ -219,7 +219,7 @@ async def _serve(emulator: Emulator, request: Request, operation: spec.Operation
                 response = fault_response(500, headers)
             else:
                 response = _json(reply.status, reply.body, {**headers, **reply.headers})
-            observations = _observed(request, body, ctx.outcomes) if body is not None else []
+            observations = _observed(request, body, ctx.outcomes, operation.operation_id) if body is not None else []
             _finish(emulator, record, started, response, observations, ctx.notes, tx)
         return response
     except KlaviyoError as error:
