@@ -13,12 +13,17 @@ import asyncio
 import cProfile
 import json
 import pstats
+import sys
 import time
+from pathlib import Path
 
 import httpx
 
-from contracts import KLAVIYO_REVISION
-from emulator.klaviyo import Emulator, create_app
+# This folder's emulator.py (the wrk benchmark) would shadow the emulator package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from contracts import KLAVIYO_REVISION  # noqa: E402
+from emulator.klaviyo import Emulator, create_app  # noqa: E402
 
 KEY = "pk_benchmark_0000000000000000000000000"
 HEADERS = {
