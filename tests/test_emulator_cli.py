@@ -63,16 +63,28 @@ def test_the_command_binds_this_machine_on_port_8525_by_default() -> None:
     assert (args.host, args.port) == ("127.0.0.1", 8525)
 
 
+class _Bound:
+    """What ``url_of`` reads of a listening socket: its address, as IPv4 and IPv6 sockets give it."""
+
+    def __init__(self, *address: object) -> None:
+        self.address = address
+
+    def getsockname(self) -> tuple[object, ...]:
+        return self.address
+
+
 @pytest.mark.parametrize(
-    ("host", "shown"), [("127.0.0.1", "127.0.0.1"), ("::1", "[::1]")], ids=["ipv4", "ipv6"]
+    ("address", "url"),
+    [(("127.0.0.1", 8525), "http://127.0.0.1:8525"), (("::1", 8525, 0, 0), "http://[::1]:8525")],
+    ids=["ipv4", "ipv6"],
 )
-def test_a_listening_socket_names_its_url_with_an_ipv6_host_in_brackets(host: str, shown: str) -> None:
-    try:
-        listener = listen(host, 0)
-    except OSError:
-        pytest.skip(f"cannot listen on {host} here")
-    with listener:
-        assert url_of(listener) == f"http://{shown}:{listener.getsockname()[1]}"
+def test_a_listening_socket_names_its_url_with_an_ipv6_host_in_brackets(
+    address: tuple[object, ...], url: str
+) -> None:
+    # Read off the address alone: a machine without IPv6 cannot bind ::1, and the rule is about the URL.
+    assert url_of(_Bound(*address)) == url  # type: ignore[arg-type]
+    with listen("127.0.0.1", 0) as listener:
+        assert url_of(listener) == f"http://127.0.0.1:{listener.getsockname()[1]}"
 
 
 def test_the_banner_names_the_port_it_was_given(
