@@ -13,7 +13,7 @@ from typing import Any
 
 from ._catalog import PROFILE_PROPERTIES
 from .report import MISSING, Violation
-from .traffic import Observation, Traffic
+from .traffic import Observation, Traffic, value_at
 
 
 @dataclass
@@ -48,15 +48,7 @@ class Seen:
 
 def at(document: Any, pointer: str) -> Any:
     """The value at a JSON pointer, or ``"(missing)"``."""
-    for part in pointer.split("/")[1:] if pointer else []:
-        key = part.replace("~1", "/").replace("~0", "~")
-        if isinstance(document, dict) and key in document:
-            document = document[key]
-        elif isinstance(document, list) and key.isdigit() and int(key) < len(document):
-            document = document[int(key)]
-        else:
-            return MISSING
-    return document
+    return value_at(document, pointer, MISSING)
 
 
 def _carries_refresh(attributes: dict[str, Any]) -> bool:

@@ -167,6 +167,19 @@ def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {name.lower(): value for name, value in headers.items() if name.lower() not in SECRET_HEADERS}
 
 
+def value_at(document: Any, pointer: str, missing: Any = None) -> Any:
+    """The value an RFC 6901 JSON pointer names in a document, or ``missing`` where there is none."""
+    for part in pointer.split("/")[1:] if pointer else []:
+        key = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(document, dict) and key in document:
+            document = document[key]
+        elif isinstance(document, list) and key.isdigit() and int(key) < len(document):
+            document = document[int(key)]
+        else:
+            return missing
+    return document
+
+
 class Unreadable(ValueError):
     """A body in no shape Klaviyo takes for its endpoint; the message says what is wrong."""
 

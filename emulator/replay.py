@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from contracts.traffic import Observation, RequestRecord, Traffic
+from contracts.traffic import Observation, RequestRecord, Traffic, value_at
 from contracts.verifier import verify
 from emulator.client import EmulatorClient
 from emulator.klaviyo.types import LedgerEntry
@@ -120,18 +120,6 @@ def _shortened(value: Any) -> Any:
     return value
 
 
-def _at(document: Any, pointer: str) -> Any:
-    for part in pointer.split("/")[1:] if pointer else []:
-        key = part.replace("~1", "/").replace("~0", "~")
-        if isinstance(document, dict) and key in document:
-            document = document[key]
-        elif isinstance(document, list) and key.isdigit() and int(key) < len(document):
-            document = document[int(key)]
-        else:
-            return _MISSING
-    return document
-
-
 def _status(record: RequestRecord) -> str:
     if record.fault:
         return f"failed (injected fault {record.fault})"
@@ -182,7 +170,11 @@ def _told(
         for error in record.errors:
             source = error.get("source") or {}
             where = source.get("pointer") or source.get("parameter") or ""
-            refused = _at(body, where) if source.get("pointer") and body is not _MISSING else _MISSING
+            refused = (
+                value_at(body, where, _MISSING)
+                if source.get("pointer") and body is not _MISSING
+                else _MISSING
+            )
             value = (
                 f"; the value there: {json.dumps(refused, ensure_ascii=False)}"
                 if refused is not _MISSING

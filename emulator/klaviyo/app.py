@@ -219,7 +219,9 @@ async def _serve(emulator: Emulator, request: Request, operation: spec.Operation
                 response = fault_response(500, headers)
             else:
                 response = _json(reply.status, reply.body, {**headers, **reply.headers})
-            observations = _observed(request, body, ctx.outcomes, operation.operation_id) if body is not None else []
+            observations = (
+                _observed(request, body, ctx.outcomes, operation.operation_id) if body is not None else []
+            )
             _finish(emulator, record, started, response, observations, ctx.notes, tx)
         return response
     except KlaviyoError as error:
