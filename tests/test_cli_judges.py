@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -30,8 +31,9 @@ CARELESS = f"{shlex.quote(sys.executable)} {ROOT / 'tests' / 'producers' / 'care
 KEY = "pk_test_cli_judges_01"
 
 
-def _run(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KLAVIYO_")}
+def _run(*args: str, timeout: float = 180, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KLAVIYO_", "TTY_", "FORCE_COLOR"))}
+    env.update(extra)
     return subprocess.run(
         [sys.executable, "-m", "emulator.cli", *args],
         cwd=ROOT,
@@ -123,6 +125,29 @@ def test_shrink_turns_600_events_into_at_most_3_that_still_break_the_rule(input_
         and "refresh-follows-event still fails" in done.stdout
     )
     assert done.stderr.count("try ") >= 5  # a progress line per try
+
+
+def test_a_piped_shrink_shows_its_progress_every_few_seconds(input_file: Path) -> None:
+    producer = f"{CARELESS} --forget language_changed,favorite_venue_changed"
+    done = _run(
+        "shrink", "--input", str(input_file), "--producer", producer, TRIFFT_KLAVIYO_PROGRESS_SECONDS="0.2"
+    )
+    assert done.returncode == 0, done.stderr
+    progress = [line for line in done.stderr.splitlines() if line.startswith("shrinking: ")]
+    assert progress, done.stderr
+    assert all(
+        re.fullmatch(r"shrinking: \d+/300 tries \(\d+%\), \d+ tries/s(, .*)?", line) for line in progress
+    )
+    assert any(re.search(r", smallest failing input so far: \d+ events$", line) for line in progress)
+
+
+def test_shrink_says_an_empty_input_holds_nothing_to_shrink(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    done = _run("shrink", "--input", str(empty))
+    assert done.returncode == 2 and done.stderr == (
+        f"trifft-klaviyo shrink: error: no events in {empty} (empty input): nothing to shrink\n"
+    )
 
 
 def test_shrink_says_a_producer_that_keeps_the_contract_has_nothing_to_shrink(input_file: Path) -> None:
