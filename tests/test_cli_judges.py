@@ -204,7 +204,7 @@ def test_the_proxy_command_forwards_records_and_verify_judges_it(
     recording.write_text(exported)
     with RunningEmulator(Emulator(rate_limits="off")) as other:
         same = _run("compare", str(recording), "--base-url", other.url)
-    assert same.returncode == 0 and "1 exchanges compared" in same.stdout and "no differences" in same.stdout
+    assert same.returncode == 0 and "1 exchange compared" in same.stdout and "no differences" in same.stdout
     unreachable = _run("compare", str(recording), "--base-url", f"http://127.0.0.1:{_closed_port()}")
     assert unreachable.returncode == 3 and "cannot reach" in unreachable.stderr
 
@@ -212,6 +212,29 @@ def test_the_proxy_command_forwards_records_and_verify_judges_it(
 def test_the_proxy_refuses_an_upstream_that_is_not_a_url() -> None:
     done = _run("proxy", "--upstream", "a.klaviyo.com", "--port", "0")
     assert done.returncode == 2 and "--upstream must be an http:// or https:// URL" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"\x1f\x8b\x08\xf6\xd0 random", ":1: not UTF-8 (byte 0x8B)"),
+        (b"[" * 100_000, ":1: not an exchange of a recording (maximum recursion depth"),
+        (b'"just a string"\n', ":1: not an exchange of a recording"),
+        (
+            b'{"seq": 1, "id": "r", "method": [], "path": "/", "status": 200, "received": 0}\n',
+            ":1: not an exchange",
+        ),
+    ],
+    ids=["bytes", "deep", "string", "mistyped"],
+)
+def test_compare_names_the_line_of_a_recording_it_cannot_read(
+    tmp_path: Path, content: bytes, said: str
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(content)
+    done = _run("compare", str(bad), "--base-url", f"http://127.0.0.1:{_closed_port()}")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"trifft-klaviyo compare: error: {bad}{said}"), done.stderr
 
 
 def test_compare_refuses_a_file_that_is_not_a_recording(tmp_path: Path) -> None:
