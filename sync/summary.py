@@ -35,7 +35,7 @@ class Summary:
     skipped: int = 0
     retries: int = 0  # attempts used up on a 5xx, a 408 or a request sent and never answered
     throttled_waits: int = 0  # 429s, each waited out
-    throttled_seconds: float = 0.0
+    throttled_seconds: float = 0.0  # summed over the waits, which overlap when members wait side by side
     requests: int = 0  # requests sent (a connection that never opened sent nothing)
     dead: list[DeadLetter] = field(default_factory=list)  # dead-lettered in this run
     pending: int = 0
@@ -73,9 +73,9 @@ class Summary:
             read.append(f"{self.repeated} repeated in the input (stored once)")
         if self.resumed:
             read.append(f"{self.resumed} left pending by an earlier run")
+        # Waits are counted, not summed into seconds: members wait side by side, and a sum longer than the run
+        # would read as a lie.
         throttled = counted(self.throttled_waits, "throttled wait")
-        if self.throttled_waits:
-            throttled += f" ({self.throttled_seconds:.0f}s)"
         told = [
             ", ".join(read) + "; "
             f"{counted(self.events_sent, 'Klaviyo event')} sent ({counted(self.bulk_jobs, 'bulk job')}), "
