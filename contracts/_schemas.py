@@ -169,7 +169,10 @@ def parse_json(text: str, source: str = "<payload>") -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise MalformedPayload(source, exc.lineno, exc.colno, exc.pos, exc.msg) from None
+        # Some of json's messages end in "at", meant to be followed by the position ("Invalid control character
+        # at"): the position is given separately, so the dangling word would read "at at line 5".
+        reason = exc.msg.removesuffix(" at")
+        raise MalformedPayload(source, exc.lineno, exc.colno, exc.pos, reason) from None
 
 
 def _pointer(parts: Any) -> str:

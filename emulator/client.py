@@ -21,7 +21,11 @@ class EmulatorClient:
     """One account's view of the emulator at ``base_url`` (the account of ``api_key``)."""
 
     def __init__(
-        self, base_url: str, api_key: str, transport: httpx.BaseTransport | None = None, timeout: float = 30
+        self,
+        base_url: str,
+        api_key: str,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float | httpx.Timeout = 30,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from contracts.traffic import RequestRecord
+from sync.summary import counted
 
 #: Headers not re-sent: they belong to the recorded connection or are set anew.
 _NOT_RESENT = frozenset({"host", "content-length", "connection", "transfer-encoding", "accept-encoding"})
@@ -62,9 +63,12 @@ class Comparison:
             request = f"{d.method} {d.path}"[:48]
             lines.append(f"{d.seq:>5}  {request:<48} {d.aspect:<7} {_short(d.recorded)} -> {_short(d.here)}")
         differing = len({d.seq for d in self.differences})
+        verdict = (
+            f"{differing} {'differs' if differing == 1 else 'differ'}" if differing else "no differences"
+        )
         lines.append(
-            f"{self.compared} exchanges compared ({self.skipped} answered by the proxy itself skipped): "
-            + (f"{differing} differ" if differing else "no differences")
+            f"{counted(self.compared, 'exchange')} compared ({self.skipped} answered by the proxy itself "
+            f"skipped): {verdict}"
         )
         return "\n".join(lines)
 
@@ -77,14 +81,27 @@ def _short(value: Any) -> str:
 def load_recording(path: str) -> list[RequestRecord]:
     """The exchanges of a recording; ValueError names the file, line and what is wrong."""
     records = []
-    with open(path, encoding="utf-8") as lines:
+    with open(path, "rb") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
-                records.append(RequestRecord.from_dict(json.loads(line)))
-            except (ValueError, TypeError) as error:
+                record = RequestRecord.from_dict(json.loads(line.decode("utf-8")))
+            except UnicodeDecodeError as error:
+                raise ValueError(f"{path}:{number}: not UTF-8 (byte 0x{line[error.start]:02X})") from None
+            except (ValueError, TypeError, AttributeError, RecursionError) as error:
                 raise ValueError(f"{path}:{number}: not an exchange of a recording ({error})") from None
+            # Sent again as they are: a request line of another shape would fail far from the line it came from.
+            if not (
+                isinstance(record.method, str)
+                and isinstance(record.path, str)
+                and isinstance(record.status, int)
+                and isinstance(record.request_body, str | None)
+            ):
+                raise ValueError(
+                    f"{path}:{number}: not an exchange of a recording (method, path or body mistyped)"
+                )
+            records.append(record)
     return records
 
 

@@ -14,8 +14,11 @@ import asyncio
 import json
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+
+import httpx
 
 from contracts.traffic import Observation, RequestRecord, Traffic, value_at
 from contracts.verifier import verify
@@ -24,9 +27,18 @@ from emulator.klaviyo.types import LedgerEntry
 from emulator.server import RunningEmulator
 from sync import map_event
 from sync.delivery import Syncer
-from sync.summary import Summary
+from sync.errors import Unreachable, connect_failure
+from sync.summary import UNREACHABLE, Summary
 
 _MISSING = object()
+
+
+class NotAnEmulator(Exception):
+    """What answers at the base URL is not a trifft-klaviyo emulator (or proxy): it has no inspection API."""
+
+
+#: Told after each event: how many are done, of how many, and what the replay has counted so far.
+Progress = Callable[[int, int, Summary], None]
 
 
 def replay(
@@ -34,18 +46,26 @@ def replay(
     base_url: str | None = None,
     out: Callable[[str], None] = print,
     compact: bool = False,
+    connect_timeout: float = 5.0,
+    progress: Progress | None = None,
 ) -> int:
     """Sync ``events`` into the emulator at ``base_url`` (else a fresh one in this process) and tell what came of it.
 
-    Returns 0 when the verdict passes and every event was delivered, else 1.
+    Returns 0 when the verdict passes and every event was delivered, else 1. Unreachable when nothing at
+    ``base_url`` could be connected to for ``connect_timeout`` seconds; NotAnEmulator when what answers there
+    is not an emulator.
     """
     running = None if base_url else RunningEmulator().start()
     url = base_url or (running.url if running else "")
     api_key = f"pk_replay_{secrets.token_hex(6)}"
+    timeout = httpx.Timeout(30.0, connect=connect_timeout)
     try:
-        client = EmulatorClient(url, api_key)
-        summary, origin = _sync_in_order(client, events)
+        client = EmulatorClient(url, api_key, timeout=timeout)
+        _reach(client, connect_timeout)
+        summary, origin = _sync_in_order(client, events, connect_timeout, progress)
         traffic, ledger = client.traffic(), client.ledger()
+    except httpx.TransportError as error:
+        raise Unreachable(f"cannot reach {url}: {connect_failure(error)[0]}") from None
     finally:
         if running:
             running.stop()
@@ -64,25 +84,59 @@ def replay(
     return 0 if report.ok and summary.ok else 1
 
 
+def _reach(client: EmulatorClient, connect_timeout: float) -> None:
+    """Wait until the emulator answers (it may be starting), at most ``connect_timeout`` seconds of nothing
+    connecting; Unreachable after that, NotAnEmulator when something else answers."""
+    began = time.monotonic()
+    while True:
+        try:
+            client.key()
+            return
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            reason, hopeless = connect_failure(error)
+            waited = time.monotonic() - began
+            if hopeless or waited >= connect_timeout:
+                tried = "" if hopeless else f"; tried for {waited:.1f}s"
+                raise Unreachable(f"cannot reach {client.base_url}: {reason}{tried}") from None
+            time.sleep(min(0.25, connect_timeout - waited))
+        except httpx.HTTPStatusError as error:
+            raise NotAnEmulator(
+                f"{client.base_url} answered {error.response.status_code} for {error.request.url.path}: is it "
+                "a trifft-klaviyo emulator?"
+            ) from None
+
+
 def _sync_in_order(
-    client: EmulatorClient, events: Sequence[dict[str, Any]]
+    client: EmulatorClient,
+    events: Sequence[dict[str, Any]],
+    connect_timeout: float,
+    progress: Progress | None,
 ) -> tuple[Summary, dict[int, str]]:
-    """Deliver the events one request each, one run each, so they reach the emulator in the file's order; and
-    which TRIFFT event each request (by its seq) came from.
+    """Deliver the events one request each, one run each, so they reach the emulator in the file's order; what
+    the runs did together, and which TRIFFT event each request (by its seq) came from.
 
     A single run keeps each member's order but interleaves members concurrently, and which of two members sharing
     an email wins would change from one replay to the next.
     """
-    syncer = Syncer(client.base_url, client.api_key, rate_limits=None, batch=False)
+    syncer = Syncer(
+        client.base_url, client.api_key, rate_limits=None, batch=False, connect_timeout=connect_timeout
+    )
     origin: dict[int, str] = {}
 
     async def in_order() -> Summary:
-        summary = Summary()
-        for event in events:
+        together = Summary()
+        for done, event in enumerate(events, 1):
             summary = await syncer.run([event])
+            if summary.stop == UNREACHABLE:
+                raise Unreachable(summary.stopped)
+            together.dead += summary.dead
+            together.pending = summary.pending
+            together.throttled_waits += summary.throttled_waits
             for record in await asyncio.to_thread(client.requests):
                 origin.setdefault(record.seq, str(event.get("event_id")))
-        return summary
+            if progress:
+                progress(done, len(events), together)
+        return together
 
     return asyncio.run(in_order()), origin
 

@@ -101,14 +101,16 @@ class Shrinker:
         time_limit: float = 600.0,
         try_timeout: float = 120.0,
         progress: Callable[[str], None] = lambda line: None,
+        on_try: Callable[[Try], None] = lambda attempt: None,
     ) -> None:
         self.producer = producer
         self.rule = rule
         self.max_tries = max_tries
         self.time_limit = time_limit
         self.try_timeout = try_timeout
-        self.progress = progress
+        self.progress, self.on_try = progress, on_try
         self.tries: list[Try] = []
+        self.smallest: int | None = None  # events in the smallest input found failing so far
         self._started = time.monotonic()
         self._workdir = Path(tempfile.mkdtemp(prefix="trifft-shrink-"))
         self._running: RunningEmulator | None = None
@@ -166,11 +168,14 @@ class Shrinker:
             done.stderr[-2000:],
         )
         self.tries.append(attempt)
+        self.on_try(attempt)
         return attempt
 
     def _fails(self, events: Sequence[Event], rule: str) -> bool:
         attempt = self.attempt(events)
         verdict = f"still fails {rule}" if rule in attempt.broken else "passes " + rule
+        if rule in attempt.broken:
+            self.smallest = min(self.smallest or attempt.events, attempt.events)
         self.progress(
             f"try {attempt.number}: {attempt.events} events ({attempt.members} members) -> {verdict} "
             f"({attempt.seconds:.1f}s)"
@@ -215,6 +220,7 @@ class Shrinker:
         if not events:
             raise ShrinkError("the input holds no events")
         rule = self._start(events)
+        self.smallest = len(events)
         result = Result(rule, len(events), events)
         try:
             by_member: dict[str, list[Event]] = {}

@@ -4,9 +4,14 @@ Each member has a worker that sends its events in TRIFFT order; members never wa
 standard events go into Bulk Create Events jobs shared across members (``bulk.Packer``: up to 1,000 events, under
 5 MB, one group per member whose profile carries the refresh as of the run's last event); events that need more
 (a Klaviyo id to learn, a subscription to mirror, a custom webhook) are sent one by one between runs. A job
-Klaviyo refuses is retried event by event, so only the bad event is dead-lettered. 429s wait ``Retry-After``;
-5xx and network errors back off exponentially with jitter; a 401/403, or Klaviyo failing through every retry,
-stops the run with the rest pending. ``concurrency`` bounds requests on the wire, never waits.
+Klaviyo refuses is retried event by event, so only the bad event is dead-lettered.
+
+Waiting and giving up: a 429 with ``Retry-After`` waits that long and uses up no attempt (Klaviyo said when to
+come back; ``deadline`` bounds the whole run instead). 5xx, 408 and requests sent but never answered back off
+exponentially with jitter, ``max_attempts`` per request. A connection that cannot be made at all sends nothing
+and counts as no request: after ``connect_timeout`` seconds of nothing connecting (at once for a TLS failure) the
+run stops as unreachable. A 401/403 stops it too. Whatever stops a run leaves the rest pending, in order.
+``concurrency`` bounds requests on the wire, never waits.
 """
 
 from __future__ import annotations
@@ -25,11 +30,24 @@ import httpx
 import contracts
 
 from . import bulk
-from .errors import Exhausted, Rejected, Throttled, Transient, Unauthorized
+from . import summary as stops
+from .errors import (
+    DeadlineReached,
+    Exhausted,
+    Rejected,
+    Throttled,
+    Transient,
+    Unauthorized,
+    Unreachable,
+    connect_failure,
+)
 from .limiter import Limiter
 from .mapping import Mapped, map_event
-from .outbox import Outbox, Pending
+from .outbox import DeadLetter, Outbox, Pending, account_of
 from .summary import Summary
+
+_Stop = Exhausted | Unauthorized | Unreachable | DeadlineReached
+_STOPS = {Unreachable: stops.UNREACHABLE, Unauthorized: stops.REFUSED, DeadlineReached: stops.DEADLINE}
 
 BULK = "bulk_create_events"
 
@@ -50,7 +68,12 @@ def _bulkable(mapped: Mapped) -> bool:
 
 
 class Syncer:
-    """Send TRIFFT events to Klaviyo (or the emulator). The transport is injected; the outbox may be a file."""
+    """Send TRIFFT events to Klaviyo (or the emulator). The transport is injected; the outbox may be a file.
+
+    The outbox is bound to this base URL and key's account (TargetMismatch if it belongs to another, unless
+    ``retarget``). ``progress(done, total)`` is called as events finish. ``clock`` and ``sleep`` are injected
+    together in tests, so waits and deadlines need no real time.
+    """
 
     def __init__(
         self,
@@ -67,19 +90,30 @@ class Syncer:
         batch: bool = True,
         linger: float = 0.02,
         timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        deadline: float | None = None,
+        retarget: bool = False,
         seed: int | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        progress: Callable[[int], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self.base_url, self.api_key = base_url.rstrip("/"), api_key
-        self.transport, self.timeout = transport, timeout
+        self.transport = transport
+        self.timeout = httpx.Timeout(timeout, connect=connect_timeout)
+        self.connect_timeout, self.deadline = connect_timeout, deadline
         self.outbox = outbox or Outbox()
-        self.limiter = Limiter(rate_limits, sleep=sleep)
+        #: The target the outbox had before this Syncer re-targeted it (None: it was this one, or new).
+        self.retargeted = self.outbox.bind(self.base_url, account_of(api_key), retarget)
+        self.limiter = Limiter(rate_limits, clock=clock, sleep=sleep)
         self.concurrency, self.max_attempts = concurrency, max_attempts
         self.backoff, self.backoff_cap, self.batch, self.linger = backoff, backoff_cap, batch, linger
-        self.sleep, self.progress = sleep, progress
+        self.sleep, self.clock, self.progress = sleep, clock, progress
         self._random = random.Random(seed)
-        self._stop: Exhausted | Unauthorized | None = None
+        self._stop: _Stop | None = None
+        self._down_since: float | None = None  # when connections began to fail, none succeeding since
+        self._deadline_at: float | None = None
+        self._done_count = self._total = 0
         self.summary = Summary()
 
     # -- the run ------------------------------------------------------------------------------------------------
@@ -87,10 +121,15 @@ class Syncer:
     async def run(self, events: Iterable[dict[str, Any]] = ()) -> Summary:
         """Store ``events`` in the outbox, then deliver everything pending (including a previous run's)."""
         started = time.perf_counter()
-        self._stop = None
+        self._stop, self._down_since = None, None
+        self._deadline_at = None if self.deadline is None else self.clock() + self.deadline
+        self.summary = summary = Summary()
         batch = list(events)
-        self.summary.received = len(batch)
-        self.summary.duplicates = len(batch) - self.outbox.add(batch)
+        summary.received = len(batch)
+        summary.resumed = self.outbox.counts().get("pending", 0)
+        distinct = len({event["event_id"] for event in batch})
+        summary.repeated = len(batch) - distinct
+        summary.known = distinct - self.outbox.add(batch)
         headers = {
             "Authorization": f"Klaviyo-API-Key {self.api_key}",
             "revision": contracts.KLAVIYO_REVISION,
@@ -103,23 +142,34 @@ class Syncer:
                 [_Work(p, map_event(p.event, self.outbox.klaviyo_id)) for p in items]
                 for items in self.outbox.pending().values()
             ]
+            self._done_count, self._total = 0, sum(len(work) for work in queues)
+            if self.progress:
+                self.progress(0, self._total)
             self._gate = asyncio.Semaphore(self.concurrency)
             self._packer = bulk.Packer(
                 self._send_job, functools.partial(self.limiter.ready, BULK), self.linger
             )
             try:
-                async with asyncio.TaskGroup() as group:
-                    for work in queues:
-                        group.create_task(self._member(work))
-            except* (Exhausted, Unauthorized) as stop:
-                # Klaviyo stayed unavailable through every retry, or refuses the key whatever the event: stop
-                # (every member's worker is cancelled; a cancelled request is resent harmlessly next time). What
+                # The deadline in real time as well: the checks in _request read the injected clock, and a
+                # limiter's pacing or a slow answer could outlast the deadline between two checks.
+                async with asyncio.timeout(self.deadline):
+                    async with asyncio.TaskGroup() as group:
+                        for work in queues:
+                            group.create_task(self._member(work))
+            except* (Exhausted, Unauthorized, Unreachable, DeadlineReached) as stop:
+                # Every member's worker is cancelled; a cancelled request is resent harmlessly next time. What
                 # is not done stays pending in the outbox, in order, for the next run.
-                self.summary.stopped = str(stop.exceptions[0])
-        self.summary.pending = self.outbox.counts().get("pending", 0)
-        self.summary.dead = self.outbox.dead_letters()
-        self.summary.seconds = time.perf_counter() - started
-        return self.summary
+                first = stop.exceptions[0]
+                summary.stopped = str(first)
+                summary.stop = _STOPS.get(type(first), stops.EXHAUSTED)
+            except* TimeoutError:
+                if self.deadline is None:  # not the deadline's: nothing here expects it
+                    raise
+                summary.stopped = f"the deadline of {self.deadline:g}s passed"
+                summary.stop = stops.DEADLINE
+        summary.pending = self.outbox.counts().get("pending", 0)
+        summary.seconds = time.perf_counter() - started
+        return summary
 
     async def _member(self, work: list[_Work]) -> None:
         """One member's events, in TRIFFT order: runs of plain events into shared bulk jobs, the rest one by one."""
@@ -148,35 +198,87 @@ class Syncer:
     async def _request(
         self, operation: str, method: str, path: str, body: Any, extra: dict[str, str] | None = None
     ) -> httpx.Response:
-        """One logical request, retried until it succeeds, is refused for good, or attempts run out."""
+        """One logical request, retried until it succeeds, is refused for good, attempts run out, or the run
+        stops (unreachable, deadline)."""
         content = (
             None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         )
         headers = {} if body is None else {"Content-Type": "application/vnd.api+json"}
         headers.update(extra or {})
-        for attempt in range(1, self.max_attempts + 1):
+        failures = unconnected = 0
+        while True:
+            self._check_deadline()
             await self.limiter.acquire(operation)
+            began = self.clock()
             try:
                 async with self._gate:  # held for the request only, never through a wait
                     if self._stop is not None:  # another request found Klaviyo down or the key refused
                         raise self._stop
-                    self.summary.requests += 1
                     response = await self.http.request(method, path, content=content, headers=headers)
-                _classify(response, method, path)
-                return response
-            except Unauthorized as refused:
-                self._stop = refused
-                raise
-            except Throttled as throttled:
+            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+                # Nothing was sent: no request counted, no attempt used up; the connect timeout bounds this.
+                unconnected += 1
+                await self._wait(self._unreachable(error, began, unconnected))
+                continue
+            except httpx.TransportError:
+                self.summary.requests += 1  # sent, and never answered: it may have been processed
+                throttled = False
+            else:
+                self._down_since = None
+                self.summary.requests += 1
+                try:
+                    _classify(response, method, path)
+                    return response
+                except Unauthorized as refused:
+                    self._stop = refused
+                    raise
+                except Throttled as told:
+                    if told.retry_after is not None:
+                        # Klaviyo said when to come back: not a failure, so no attempt is used up.
+                        await self._wait(told.retry_after)
+                        self.summary.throttled_waits += 1
+                        self.summary.throttled_seconds += told.retry_after
+                        continue
+                    throttled = True  # a 429 without a time to come back: back off, using up an attempt
+                except Transient:
+                    throttled = False
+            failures += 1
+            if failures >= self.max_attempts:
+                break
+            wait = self._backoff(failures)
+            await self._wait(wait)
+            if throttled:
                 self.summary.throttled_waits += 1
-                await self.sleep(
-                    throttled.retry_after if throttled.retry_after is not None else self._backoff(attempt)
-                )
-            except (Transient, httpx.TransportError):
+                self.summary.throttled_seconds += wait
+            else:
                 self.summary.retries += 1
-                await self.sleep(self._backoff(attempt))
         self._stop = Exhausted(f"{method} {path}: Klaviyo still failing after {self.max_attempts} attempts")
         raise self._stop
+
+    def _unreachable(self, error: httpx.TransportError, began: float, tries: int) -> float:
+        """How long to wait before connecting again; Unreachable once nothing has connected for the connect
+        timeout (counted from the first attempt that failed), or at once when trying again cannot help."""
+        if self._down_since is None:
+            self._down_since = began
+        reason, hopeless = connect_failure(error)
+        waited = self.clock() - self._down_since
+        if hopeless or waited >= self.connect_timeout:
+            tried = "" if hopeless else f"; tried for {waited:.1f}s"
+            self._stop = Unreachable(f"cannot reach {self.base_url}: {reason}{tried}")
+            raise self._stop
+        return max(0.0, min(self._backoff(tries), self.connect_timeout - waited))
+
+    def _check_deadline(self, wait: float = 0.0) -> None:
+        """DeadlineReached when the deadline has passed, or would pass during ``wait``: no point waiting."""
+        if self._deadline_at is not None and self.clock() + wait >= self._deadline_at:
+            if self._stop is None:
+                assert self.deadline is not None
+                self._stop = DeadlineReached(f"the deadline of {self.deadline:g}s passed")
+            raise self._stop
+
+    async def _wait(self, seconds: float) -> None:
+        self._check_deadline(seconds)
+        await self.sleep(seconds)
 
     def _backoff(self, attempt: int) -> float:
         """Equal jitter: half the capped exponential delay, plus a random part of the other half.
@@ -188,13 +290,22 @@ class Syncer:
 
     def _done(self, works: list[_Work], status: str = "done") -> None:
         self.outbox.finish([work.pending.event_id for work in works], status, 1)
-        if self.progress:
-            self.progress(len(works))
+        self._advance(len(works))
 
     def _dead(self, work: _Work, reason: str, request: Any, response: Any) -> None:
-        self.outbox.dead(work.pending, reason, request, response, time.time(), 1)
+        pending = work.pending
+        self.outbox.dead(pending, reason, request, response, time.time(), 1)
+        self.summary.dead.append(
+            DeadLetter(
+                pending.event_id, pending.member_id, pending.kind, reason, request, response, pending.event
+            )
+        )
+        self._advance(1)
+
+    def _advance(self, done: int) -> None:
+        self._done_count += done
         if self.progress:
-            self.progress(1)
+            self.progress(self._done_count, self._total)
 
     async def _send_job(self, runs: list[list[_Work]]) -> None:
         body = bulk.job_body([[work.mapped for work in run] for run in runs])

@@ -3,10 +3,15 @@
 SQLite (a file with ``--state PATH``, else in memory). A crash or ``kill -9`` at any moment loses nothing: on the
 next run, events not marked done are sent again, and Klaviyo's ``unique_id`` dedupe and profile-import's upsert
 make a resend harmless. A TRIFFT event delivered twice (same ``event_id``) is stored once.
+
+An outbox knows its target: the base URL and the account (a hash of the API key, never the key) it was first
+used with. Its "done" marks and remembered Klaviyo ids mean something only there, so ``bind`` refuses another
+target unless asked to re-target.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -14,6 +19,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from .errors import TargetMismatch
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -25,7 +32,16 @@ CREATE TABLE IF NOT EXISTS klaviyo_ids (member_id TEXT PRIMARY KEY, profile_id T
 CREATE TABLE IF NOT EXISTS dead_letters (
     event_id TEXT PRIMARY KEY, member_id TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL,
     request TEXT, response TEXT, event TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS target (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+def account_of(api_key: str) -> str:
+    """The account an API key opens, as a stable hash: what an outbox keeps instead of the key.
+
+    The same sha256 prefix the emulator uses for its accounts, so the two name an account alike.
+    """
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -174,6 +190,32 @@ class Outbox:
                 "INSERT OR REPLACE INTO klaviyo_ids (member_id, profile_id) VALUES (?, ?)",
                 (member_id, profile_id),
             )
+
+    def target(self) -> tuple[str, str] | None:
+        """The base URL and account this outbox was used with; None for a new one (or one from before targets)."""
+        with self._lock:
+            rows = dict(self._conn.execute("SELECT name, value FROM target").fetchall())
+        return (rows["base_url"], rows["account"]) if "base_url" in rows and "account" in rows else None
+
+    def bind(self, base_url: str, account: str, retarget: bool = False) -> tuple[str, str] | None:
+        """Tie the outbox to a target; the target it had when ``retarget`` moved it, else None.
+
+        TargetMismatch when it was used with another base URL or account and ``retarget`` is False. Moving to
+        another account forgets the Klaviyo ids learnt in the old one: they name nothing in the new one.
+        """
+        kept, asked = self.target(), (base_url, account)
+        if kept == asked:
+            return None
+        if kept is not None and not retarget:
+            raise TargetMismatch(self.path, kept, asked)
+        with self._transaction() as tx:
+            tx.executemany(
+                "INSERT OR REPLACE INTO target (name, value) VALUES (?, ?)",
+                [("base_url", base_url), ("account", account)],
+            )
+            if kept is not None and kept[1] != account:
+                tx.execute("DELETE FROM klaviyo_ids")
+        return kept
 
     def counts(self) -> dict[str, int]:
         with self._lock:

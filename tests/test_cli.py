@@ -6,6 +6,8 @@ import argparse
 import json
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -278,19 +280,75 @@ def test_sync_reports_each_bad_line_by_file_and_line_and_delivers_the_rest(
 # -- demo ----------------------------------------------------------------------------------------------------------
 
 
-def test_demo_runs_its_own_emulator_passes_and_prints_the_dashboard() -> None:
+def test_demo_with_exit_passes_and_links_to_no_server_that_has_stopped() -> None:
     result = _run("demo", "--count", "200", "--members", "20", "--exit", "--port", "0", timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stdout.splitlines()
     verdict = [line for line in lines if line.startswith("PASS: ")]
     assert len(verdict) == 1 and verdict[0].endswith(" 0 violations"), lines
-    dashboard = [line for line in lines if line.startswith("dashboard: ")]
-    assert len(dashboard) == 1, lines
-    match = re.match(r"dashboard: (http://127\.0\.0\.1:(\d+))/ ", dashboard[0])
-    assert match is not None and int(match.group(2)) > 0
-    assert f"{match.group(1)}/_emulator/requests?key=" in dashboard[0]
-    assert f"{match.group(1)}/_emulator/ledger?key=" in dashboard[0]
+    assert re.fullmatch(
+        r"sync: \d+ Klaviyo events? \(\d+ bulk jobs?\), \d+ profile refresh(es)?, \d+ custom webhooks?, .*, "
+        r"0 dead letters, \d+ throttled waits?, in \d+\.\ds",
+        next(line for line in lines if line.startswith("sync: ")),
+    )
+    assert not any("http://" in line for line in lines[1:]), "no link to an emulator that is gone"
+    assert lines[-1] == "the emulator has stopped (--exit); run without --exit to browse the dashboard"
+
+
+def test_demo_serving_links_to_its_dashboard_while_it_is_up() -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "emulator.cli", "demo", "--count", "60", "--members", "6", "--port", "0"],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    ) as process:
+        assert process.stdout is not None
+        try:
+            lines = []
+            for line in process.stdout:
+                lines.append(line.rstrip("\n"))
+                if line.startswith("serving until Ctrl-C"):
+                    break
+            dashboard = next(line for line in lines if line.startswith("dashboard: "))
+            match = re.match(r"dashboard: (http://127\.0\.0\.1:(\d+))/ ", dashboard)
+            assert match is not None and int(match.group(2)) > 0
+            for link in re.findall(r"http://\S+", dashboard):
+                assert httpx.get(link, timeout=30).status_code == 200, link
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=30)
+
+
+def test_demo_on_a_busy_port_asked_for_is_one_line() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        line = _one_line_error(_run("demo", "--port", str(port), "--exit"))
+    assert line.startswith(f"trifft-klaviyo demo: error: cannot listen on 127.0.0.1:{port}: ")
+    assert line.endswith("choose another --port (0 picks a free one)")
+
+
+def test_demo_without_a_port_moves_off_a_busy_8525_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from emulator import demo
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        monkeypatch.setattr(demo, "DEFAULT_PORT", busy.getsockname()[1])
+        said = io.StringIO()
+        running = demo._start(None, Console(file=said))
+        running.stop()
+    assert running.port not in (0, demo.DEFAULT_PORT)
+    assert said.getvalue() == f"port {demo.DEFAULT_PORT} is taken; using a free one (--port to choose)\n"
 
 
 def test_a_bare_command_prints_the_help_with_the_exit_codes() -> None:

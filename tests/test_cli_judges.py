@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -30,8 +31,9 @@ CARELESS = f"{shlex.quote(sys.executable)} {ROOT / 'tests' / 'producers' / 'care
 KEY = "pk_test_cli_judges_01"
 
 
-def _run(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KLAVIYO_")}
+def _run(*args: str, timeout: float = 180, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KLAVIYO_", "TTY_", "FORCE_COLOR"))}
+    env.update(extra)
     return subprocess.run(
         [sys.executable, "-m", "emulator.cli", *args],
         cwd=ROOT,
@@ -126,6 +128,29 @@ def test_shrink_turns_600_events_into_at_most_3_that_still_break_the_rule(input_
     assert done.stderr.count("try ") >= 5  # a progress line per try
 
 
+def test_a_piped_shrink_shows_its_progress_every_few_seconds(input_file: Path) -> None:
+    producer = f"{CARELESS} --forget language_changed,favorite_venue_changed"
+    done = _run(
+        "shrink", "--input", str(input_file), "--producer", producer, TRIFFT_KLAVIYO_PROGRESS_SECONDS="0.2"
+    )
+    assert done.returncode == 0, done.stderr
+    progress = [line for line in done.stderr.splitlines() if line.startswith("shrinking: ")]
+    assert progress, done.stderr
+    assert all(
+        re.fullmatch(r"shrinking: \d+/300 tries \(\d+%\), \d+ tries/s(, .*)?", line) for line in progress
+    )
+    assert any(re.search(r", smallest failing input so far: \d+ events$", line) for line in progress)
+
+
+def test_shrink_says_an_empty_input_holds_nothing_to_shrink(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    done = _run("shrink", "--input", str(empty))
+    assert done.returncode == 2 and done.stderr == (
+        f"trifft-klaviyo shrink: error: no events in {empty} (empty input): nothing to shrink\n"
+    )
+
+
 def test_shrink_says_a_producer_that_keeps_the_contract_has_nothing_to_shrink(input_file: Path) -> None:
     done = _run("shrink", "--input", str(input_file), "--producer", f"{CARELESS} --forget none")
     assert done.returncode == 1 and "keeps the contract on the whole input" in done.stderr
@@ -180,7 +205,7 @@ def test_the_proxy_command_forwards_records_and_verify_judges_it(
     recording.write_text(exported)
     with RunningEmulator(Emulator(rate_limits="off")) as other:
         same = _run("compare", str(recording), "--base-url", other.url)
-    assert same.returncode == 0 and "1 exchanges compared" in same.stdout and "no differences" in same.stdout
+    assert same.returncode == 0 and "1 exchange compared" in same.stdout and "no differences" in same.stdout
     unreachable = _run("compare", str(recording), "--base-url", f"http://127.0.0.1:{_closed_port()}")
     assert unreachable.returncode == 3 and "cannot reach" in unreachable.stderr
 
@@ -188,6 +213,29 @@ def test_the_proxy_command_forwards_records_and_verify_judges_it(
 def test_the_proxy_refuses_an_upstream_that_is_not_a_url() -> None:
     done = _run("proxy", "--upstream", "a.klaviyo.com", "--port", "0")
     assert done.returncode == 2 and "--upstream must be an http:// or https:// URL" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"\x1f\x8b\x08\xf6\xd0 random", ":1: not UTF-8 (byte 0x8B)"),
+        (b"[" * 100_000, ":1: not an exchange of a recording (maximum recursion depth"),
+        (b'"just a string"\n', ":1: not an exchange of a recording"),
+        (
+            b'{"seq": 1, "id": "r", "method": [], "path": "/", "status": 200, "received": 0}\n',
+            ":1: not an exchange",
+        ),
+    ],
+    ids=["bytes", "deep", "string", "mistyped"],
+)
+def test_compare_names_the_line_of_a_recording_it_cannot_read(
+    tmp_path: Path, content: bytes, said: str
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(content)
+    done = _run("compare", str(bad), "--base-url", f"http://127.0.0.1:{_closed_port()}")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"trifft-klaviyo compare: error: {bad}{said}"), done.stderr
 
 
 def test_compare_refuses_a_file_that_is_not_a_recording(tmp_path: Path) -> None:

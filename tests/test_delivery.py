@@ -1,4 +1,5 @@
-"""Delivery against a scripted Klaviyo (``httpx.MockTransport``): retries, dead letters, order, idempotency.
+"""Delivery against a scripted Klaviyo (``httpx.MockTransport``): dead letters, order, idempotency, what each kind
+sends. Retries, waits and giving up are in ``test_delivery_retries.py``.
 
 Every test injects a ``sleep`` that records the waits instead of sleeping, so nothing here depends on time.
 """
@@ -148,87 +149,11 @@ def _status(status: int, headers: dict[str, str] | None = None, body: Any = None
     return httpx.Response(status, headers=headers, json=body if body is not None else {"errors": []})
 
 
-def _fail_first(times: int, answer: Callable[[], httpx.Response | Exception]) -> Script:
-    remaining = [times]
-
-    def script(call: Call) -> httpx.Response | Exception | None:
-        if remaining[0] > 0:
-            remaining[0] -= 1
-            return answer()
-        return None
-
-    return script
-
-
 def test_every_request_names_the_revision_of_the_bundled_spec() -> None:
     klaviyo = FakeKlaviyo()
     _run(_syncer(klaviyo), _events(30, kinds=(*PLAIN, "profile_updated", "referral_invited")))
     assert klaviyo.calls
     assert {call.headers["revision"] for call in klaviyo.calls} == {contracts.KLAVIYO_REVISION}
-
-
-# -- retries ----------------------------------------------------------------------------------------------------
-
-
-def test_a_429_with_retry_after_waits_exactly_that_long_then_retries() -> None:
-    klaviyo = FakeKlaviyo(_fail_first(1, lambda: _status(429, {"Retry-After": "3"})))
-    waits = Waits()
-    summary = _run(_syncer(klaviyo, waits), _events(1))
-    assert waits == [3.0]
-    assert len(klaviyo.calls) == 2 and klaviyo.calls[0].content == klaviyo.calls[1].content
-    assert summary.ok and summary.throttled_waits == 1
-
-
-def test_a_429_without_retry_after_backs_off_instead() -> None:
-    klaviyo = FakeKlaviyo(_fail_first(1, lambda: _status(429)))
-    waits = Waits()
-    summary = _run(_syncer(klaviyo, waits, backoff=0.5), _events(1))
-    assert len(waits) == 1 and 0.25 <= waits[0] <= 0.5
-    assert summary.ok and len(klaviyo.calls) == 2
-
-
-def test_server_errors_back_off_exponentially_with_jitter_and_never_beyond_the_cap() -> None:
-    def waits_for(seed: int) -> Waits:
-        klaviyo = FakeKlaviyo(_fail_first(7, lambda: _status(503)))
-        waits = Waits()
-        summary = _run(
-            _syncer(klaviyo, waits, backoff=1.0, backoff_cap=8.0, max_attempts=8, seed=seed), _events(1)
-        )
-        assert summary.ok and len(klaviyo.calls) == 8
-        return waits
-
-    waits = waits_for(1)
-    ceilings = [1.0, 2.0, 4.0, 8.0, 8.0, 8.0, 8.0]
-    assert len(waits) == len(ceilings)
-    for wait, ceiling in zip(waits, ceilings, strict=True):
-        assert ceiling / 2 <= wait <= ceiling
-    growing = waits[:4]  # until the cap, each delay's band starts where the one before ends
-    assert growing == sorted(growing) and growing[3] > growing[0] * 4
-    assert waits_for(2) != waits, "jitter: another seed, other waits"
-
-
-def test_a_network_error_is_retried() -> None:
-    klaviyo = FakeKlaviyo(_fail_first(2, lambda: httpx.ConnectError("connection refused")))
-    waits = Waits()
-    summary = _run(_syncer(klaviyo, waits), _events(1))
-    assert summary.ok and summary.retries == 2 and len(waits) == 2
-    assert len(klaviyo.calls) == 3 and len({call.content for call in klaviyo.calls}) == 1
-
-
-def test_exhausted_retries_leave_the_event_pending_and_the_run_not_ok_and_a_rerun_resumes() -> None:
-    outbox = Outbox()
-    events = _events(1)
-    down = FakeKlaviyo(lambda call: _status(503))
-    summary = _run(_syncer(down, outbox=outbox, max_attempts=3), events)
-    assert len(down.calls) == 3
-    assert summary.pending == 1 and not summary.dead and not summary.ok
-    assert summary.stopped is not None and "after 3 attempts" in summary.stopped
-    assert outbox.counts() == {"pending": 1}
-
-    up = FakeKlaviyo()
-    again = _run(_syncer(up, outbox=outbox), [])
-    assert again.ok and outbox.counts() == {"done": 1}
-    assert [uid for call in up.calls for uid in call.unique_ids] == [events[0]["event_id"]]
 
 
 # -- dead letters -----------------------------------------------------------------------------------------------
@@ -365,7 +290,7 @@ def test_the_same_trifft_event_twice_in_one_input_is_sent_once() -> None:
     events = _events(3)
     klaviyo = FakeKlaviyo()
     summary = _run(_syncer(klaviyo, batch=False), [*events, events[1]])
-    assert summary.duplicates == 1
+    assert summary.repeated == 1 and summary.known == 0
     assert sorted(uid for call in klaviyo.calls for uid in call.unique_ids) == sorted(
         e["event_id"] for e in events
     )
@@ -388,7 +313,7 @@ def test_a_second_run_over_the_same_outbox_sends_nothing() -> None:
     _run(_syncer(FakeKlaviyo(), outbox=outbox), events)
     klaviyo = FakeKlaviyo()
     summary = _run(_syncer(klaviyo, outbox=outbox), events)
-    assert summary.duplicates == 5 and klaviyo.calls == [] and summary.ok
+    assert summary.known == 5 and summary.resumed == 0 and klaviyo.calls == [] and summary.ok
 
 
 def test_at_most_two_bulk_jobs_are_on_the_wire_and_the_next_fills_meanwhile() -> None:

@@ -247,6 +247,15 @@ def test_a_webhook_body_that_is_not_json_is_reported_with_its_position() -> None
         assert f"line {error.lineno}, column {error.colno}" in mapped.problems[0]
 
 
+def test_a_webhook_body_with_a_control_character_reads_without_a_doubled_at() -> None:
+    event = next(e for e in generate(500, seed=1) if e["kind"] == "custom_webhook")
+    event["data"]["rendered_body"] = '{"note": "tab\there"}'
+    [problem] = map_event(event).problems
+    assert problem == (
+        "the rendered body is not JSON: Invalid control character at line 1, column 14 (character 13)"
+    )
+
+
 @pytest.mark.parametrize(("reason", "subscribed"), [("consent_signed", True), ("consent_revoked", False)])
 def test_marketing_consent_changes_become_subscriptions(reason: str, subscribed: bool) -> None:
     event = next(generate(1, seed=9))

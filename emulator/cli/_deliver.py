@@ -5,11 +5,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING, Any
 
 from contracts import ALL_KINDS
+from sync.summary import counted
 
-from ._common import fail, target
+from ._common import FAILED, OK, fail, target
+from ._common import UNREACHABLE as UNREACHABLE_CODE
 from ._parser import kinds as parse_kinds
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from sync.outbox import Outbox
+    from sync.summary import Summary
 
 
 def generate(args: argparse.Namespace) -> int:
@@ -42,21 +51,22 @@ def generate(args: argparse.Namespace) -> int:
 
 
 def demo(args: argparse.Namespace) -> int:
-    from emulator.demo import demo
+    from emulator.demo import PortTaken, demo
 
-    return demo(members=args.members, count=args.count, seed=args.seed, port=args.port, serve=not args.exit)
+    try:
+        return demo(
+            members=args.members, count=args.count, seed=args.seed, port=args.port, serve=not args.exit
+        )
+    except PortTaken as exc:
+        return fail("demo", str(exc))
 
 
 def sync(args: argparse.Namespace) -> int:
-    import asyncio
-
     from rich.console import Console
-    from rich.progress import Progress
 
-    from sync.delivery import Syncer
     from sync.limiter import parse_rate_limits
     from sync.outbox import Outbox
-    from sync.source import read_events
+    from sync.source import input_name, read_events
 
     base_url, api_key = target(args)
     if not api_key:
@@ -65,10 +75,16 @@ def sync(args: argparse.Namespace) -> int:
         factor = parse_rate_limits(args.rate_limits)
     except ValueError as exc:
         return fail("sync", str(exc))
+    name = input_name(args.input)
+    if args.input == "-" and sys.stdin.isatty():  # else a bare `sync` waits in silence for a paste
+        print(
+            "reading TRIFFT events from standard input (end with Ctrl-D; --input FILE reads a file)",
+            file=sys.stderr,
+        )
     try:
         events, problems = read_events(args.input)
     except OSError as exc:
-        return fail("sync", f"cannot read {args.input}: {exc.strerror}")
+        return fail("sync", f"cannot read {name}: {exc.strerror or exc}")
     console = Console(stderr=True, soft_wrap=True)  # one line per bad input line, whatever the width
     for problem in problems:
         console.print(problem, markup=False, highlight=False)
@@ -76,8 +92,32 @@ def sync(args: argparse.Namespace) -> int:
         outbox = Outbox(args.state)
     except Exception as exc:
         return fail("sync", f"cannot open state {args.state}: {exc}")
-    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task("syncing", total=len(events) + outbox.counts().get("pending", 0))
+    try:
+        return _deliver(args, console, outbox, base_url, api_key, factor, events, problems, name)
+    finally:
+        outbox.close()
+
+
+def _deliver(
+    args: argparse.Namespace,
+    console: Console,
+    outbox: Outbox,
+    base_url: str,
+    api_key: str,
+    factor: float | None,
+    events: list[dict[str, Any]],
+    problems: list[str],
+    name: str,
+) -> int:
+    import asyncio
+
+    from emulator.progress import Report, sync_counts
+    from sync.delivery import Syncer
+    from sync.errors import TargetMismatch, target_change
+    from sync.outbox import account_of
+    from sync.summary import REFUSED, UNREACHABLE
+
+    try:
         syncer = Syncer(
             base_url,
             api_key,
@@ -85,37 +125,97 @@ def sync(args: argparse.Namespace) -> int:
             rate_limits=factor,
             concurrency=args.concurrency,
             batch=not args.no_batch,
-            progress=lambda n: progress.advance(task, n),
+            connect_timeout=args.connect_timeout,
+            deadline=args.deadline,
+            retarget=args.retarget,
         )
+    except TargetMismatch as exc:
+        return fail(
+            "sync",
+            f"{exc}: use a new --state for this target, or --retarget to send what is still pending there",
+        )
+    if syncer.retargeted:
+        change = target_change(syncer.retargeted, (syncer.base_url, account_of(api_key)))
+        console.print(
+            f"re-targeted {args.state}, which {change}: what is still pending goes to this target; what was "
+            "delivered is not sent again",
+            markup=False,
+            highlight=False,
+        )
+    waiting = outbox.counts().get("pending", 0)
+    if not events and not waiting:
+        if problems:
+            return fail("sync", f"no valid events in {name}: every line was bad (see above)")
+        return fail("sync", f"no events in {name} (empty input): nothing to send")
+    if not events:
+        console.print(
+            f"no events in {name}; resuming the {counted(waiting, 'event')} left pending in {args.state}",
+            markup=False,
+            highlight=False,
+        )
+    counts = sync_counts(lambda: syncer.summary)
+    with Report(console, "syncing", "events", counts) as report:
+        syncer.progress = report.update
         try:
             summary = asyncio.run(syncer.run(events))
         except KeyboardInterrupt:
-            console.print(
-                "interrupted: what was not sent is kept in the outbox"
-                + (f" ({args.state}); run again to resume" if args.state else "")
+            kept = (
+                f"is kept in {args.state}; run again to resume" if args.state else "is not kept (no --state)"
             )
+            console.print(f"interrupted: what was not sent {kept}", markup=False, highlight=False)
             return 130
-        finally:
-            outbox.close()
-    for line in summary.lines(bad_lines=len(problems)):
+    unreachable = summary.stop in (UNREACHABLE, REFUSED)
+    for line in summary.lines(bad_lines=len(problems), state=args.state, why=not unreachable):
         console.print(line, markup=False, highlight=False)
-    return 0 if summary.ok and not problems else 1
+    if summary.stop == REFUSED:
+        return fail("sync", f"Klaviyo refuses the key: {summary.stopped}", UNREACHABLE_CODE)
+    if unreachable:
+        return fail("sync", summary.stopped or "Klaviyo unreachable", UNREACHABLE_CODE)
+    return OK if summary.ok and not problems else FAILED
 
 
 def replay(args: argparse.Namespace) -> int:
-    from emulator.replay import replay
+    from rich.console import Console
+
+    from emulator.progress import Report, sync_counts
+    from emulator.replay import NotAnEmulator, replay
     from emulator.trifft import generate
-    from sync.source import load_events
+    from sync.errors import Unreachable
+    from sync.source import input_name, load_events
+    from sync.summary import Summary
 
     if (args.file is None) == (args.seed is None):
         return fail("replay", "give a FILE or --seed (one of them)")
     if args.file is not None:
+        name = input_name(args.file)
         try:
             events = load_events(args.file)
         except OSError as exc:
-            return fail("replay", f"cannot read {args.file}: {exc.strerror}")
+            return fail("replay", f"cannot read {name}: {exc.strerror or exc}")
         except ValueError as exc:
             return fail("replay", str(exc))
+        if not events:
+            return fail("replay", f"no events in {name} (empty input): nothing to replay")
     else:
         events = list(generate(args.count, seed=args.seed, members=args.members, edge=args.edge))
-    return replay(events, args.base_url, compact=args.compact)
+    seen = [Summary()]
+    console = Console(stderr=True, soft_wrap=True)
+    try:
+        with Report(console, "replaying", "events", sync_counts(lambda: seen[0])) as report:
+            report.update(0, len(events))
+
+            def progress(done: int, total: int, summary: Summary) -> None:
+                seen[0] = summary
+                report.update(done, total)
+
+            return replay(
+                events,
+                args.base_url,
+                compact=args.compact,
+                connect_timeout=args.connect_timeout,
+                progress=progress,
+            )
+    except Unreachable as exc:
+        return fail("replay", str(exc), UNREACHABLE_CODE)
+    except NotAnEmulator as exc:
+        return fail("replay", str(exc))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
 from ._common import FAILED, OK, UNREACHABLE, USAGE, fail, target
@@ -50,27 +49,43 @@ def verify(args: argparse.Namespace) -> int:
 
 
 def shrink(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from contracts.report import RULES
+    from emulator.progress import Report
     from emulator.shrink import REFERENCE_SYNC, Shrinker, ShrinkError
     from emulator.trifft import write_jsonl
-    from sync.source import load_events
+    from sync.source import input_name, load_events
 
     if args.rule is not None and args.rule not in RULES:
         return fail("shrink", f"unknown rule {args.rule!r} (rules: {', '.join(RULES)})")
     try:
         events = load_events(args.input)
     except OSError as exc:
-        return fail("shrink", f"cannot read {args.input}: {exc.strerror}")
+        return fail("shrink", f"cannot read {args.input}: {exc.strerror or exc}")
     except ValueError as exc:
         return fail("shrink", str(exc))
     out = args.out or str(Path(args.input).with_suffix("")) + ".shrunk.jsonl"
 
-    def progress(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
+    if not events:
+        return fail("shrink", f"no events in {input_name(args.input)} (empty input): nothing to shrink")
+    console = Console(stderr=True, soft_wrap=True)
     producer = args.producer or REFERENCE_SYNC
+    shrinker = Shrinker(producer, args.rule, args.max_tries, args.time_limit)
+
+    def counts() -> list[str]:
+        return (
+            []
+            if shrinker.smallest is None
+            else [f"smallest failing input so far: {shrinker.smallest} events"]
+        )
+
     try:
-        with Shrinker(producer, args.rule, args.max_tries, args.time_limit, progress=progress) as shrinker:
+        # Tries are counted against --max-tries, a bound rather than a plan: no time left is guessed.
+        with Report(console, "shrinking", "tries", counts, eta=False) as report, shrinker:
+            report.update(0, args.max_tries)
+            shrinker.progress = lambda line: console.print(line, markup=False, highlight=False)
+            shrinker.on_try = lambda attempt: report.update(attempt.number, args.max_tries)
             result = shrinker.shrink(events)
     except ShrinkError as exc:
         return fail("shrink", str(exc), exc.code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -26,6 +27,16 @@ def positive(minimum: int) -> type[int]:
             return super().__new__(cls, value)
 
     return Bounded
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} seconds: must be more than 0")
+    return value
 
 
 def port(text: str) -> int:
@@ -61,8 +72,9 @@ def _version() -> str:
 
 DESCRIPTION = """Emulate Klaviyo, generate TRIFFT traffic, sync it, and judge it against the TRIFFT -> Klaviyo
 contract. Errors are one line naming what is wrong; never a traceback."""
-EXIT_CODES = """exit codes: 0 everything delivered / contract kept; 1 dead letters or violations; 2 usage or input
-errors; 3 Klaviyo (or the emulator) unreachable or the key refused"""
+EXIT_CODES = """exit codes: 0 everything delivered / contract kept; 1 dead letters, violations, bad input lines
+skipped or events left pending; 2 usage or input errors (an input with no events, a state file of another
+target); 3 Klaviyo (or the emulator) unreachable or the key refused"""
 
 
 def parser() -> _Parser:
@@ -74,8 +86,12 @@ def parser() -> _Parser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+    # Each command's --help ends with the exit codes too: they are what a script or CI step acts on.
+    add = functools.partial(
+        commands.add_parser, epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
 
-    gen = commands.add_parser("generate", help="write realistic or nasty TRIFFT member events as JSON Lines")
+    gen = add("generate", help="write realistic or nasty TRIFFT member events as JSON Lines")
     gen.add_argument("--count", type=positive(0), default=1000, help="how many events (default 1000)")
     gen.add_argument("--seed", type=int, default=0, help="same seed, same bytes (default 0)")
     gen.add_argument("--members", type=positive(1), default=100, help="members in the project (default 100)")
@@ -83,18 +99,18 @@ def parser() -> _Parser:
     gen.add_argument("--edge", action="store_true", help="lean on what breaks integrations")
     gen.add_argument("--out", metavar="FILE", help="write here instead of standard output")
 
-    demo = commands.add_parser(
-        "demo", help="the main job: emulator, realistic traffic, sync, verdict, dashboard"
-    )
+    demo = add("demo", help="the main job: emulator, realistic traffic, sync, verdict, dashboard")
     demo.add_argument("--members", type=positive(1), default=300, help="members in the project (default 300)")
     demo.add_argument("--count", type=positive(1), default=2000, help="events to generate (default 2000)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument(
-        "--port", type=positive(0), default=8525, help="emulator port (default 8525, else a free one)"
+        "--port",
+        type=port,
+        help="emulator port; a busy port is an error (default: 8525, or a free one when 8525 is busy)",
     )
     demo.add_argument("--exit", action="store_true", help="stop after the report instead of serving")
 
-    emu = commands.add_parser("emulator", help="serve the fake Klaviyo on a socket (default 127.0.0.1:8525)")
+    emu = add("emulator", help="serve the fake Klaviyo on a socket (default 127.0.0.1:8525)")
     emu.add_argument(
         "--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1, this machine only)"
     )
@@ -128,15 +144,29 @@ def parser() -> _Parser:
     )
     emu.add_argument("--quiet", action="store_true", help="no line per request")
 
-    syn = commands.add_parser("sync", help="deliver TRIFFT events (JSON Lines) to Klaviyo or the emulator")
+    syn = add("sync", help="deliver TRIFFT events (JSON Lines) to Klaviyo or the emulator")
     syn.add_argument(
-        "--input", default="-", metavar="FILE", help="JSON Lines from `generate` (default: stdin)"
+        "--input",
+        default="-",
+        metavar="FILE",
+        help="JSON Lines from `generate`, gzip or not (default: stdin); bad lines are named and skipped, and "
+        "an input with no events is an error (exit 2) unless --state holds events to resume",
     )
     syn.add_argument(
         "--base-url", help="Klaviyo base URL (else $KLAVIYO_BASE_URL, else http://127.0.0.1:8525)"
     )
     syn.add_argument("--api-key", help="private API key (else $KLAVIYO_API_KEY)")
-    syn.add_argument("--state", metavar="PATH", help="keep the outbox in this SQLite file (resumable)")
+    syn.add_argument(
+        "--state",
+        metavar="PATH",
+        help="keep the outbox in this SQLite file (resumable); it remembers the base URL and account it serves",
+    )
+    syn.add_argument(
+        "--retarget",
+        action="store_true",
+        help="let --state serve another base URL or key: what is still pending goes there, what was "
+        "delivered is not sent again (use a new --state to send everything)",
+    )
     syn.add_argument(
         "--rate-limits",
         default="klaviyo",
@@ -145,8 +175,21 @@ def parser() -> _Parser:
     )
     syn.add_argument("--concurrency", type=positive(1), default=8, help="requests in flight (default 8)")
     syn.add_argument("--no-batch", action="store_true", help="one request per event, no bulk jobs")
+    syn.add_argument(
+        "--connect-timeout",
+        type=seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="give up (exit 3) when nothing can connect for this long (default 5)",
+    )
+    syn.add_argument(
+        "--deadline",
+        type=seconds,
+        metavar="SECONDS",
+        help="stop after this long, the rest kept pending (default: none; throttled waits never give up)",
+    )
 
-    ver = commands.add_parser("verify", help="judge what the emulator received against the TRIFFT contract")
+    ver = add("verify", help="judge what the emulator received against the TRIFFT contract")
     ver.add_argument("--base-url", help="the emulator (else $KLAVIYO_BASE_URL, else http://127.0.0.1:8525)")
     ver.add_argument("--api-key", help="the account to judge (else $KLAVIYO_API_KEY)")
     ver.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
@@ -158,7 +201,7 @@ def parser() -> _Parser:
         "--allow-empty", action="store_true", help="pass when nothing arrived for the key (default: fail)"
     )
 
-    rep = commands.add_parser("replay", help="replay saved TRIFFT events through the sync into an emulator")
+    rep = add("replay", help="replay saved TRIFFT events through the sync into an emulator")
     rep.add_argument("file", nargs="?", help="a saved event (.json), a list of events, or JSON Lines")
     rep.add_argument("--seed", type=int, help="replay a generated stream instead of a file")
     rep.add_argument(
@@ -170,8 +213,15 @@ def parser() -> _Parser:
     rep.add_argument(
         "--compact", action="store_true", help="shorten long values and arrays in the bodies shown"
     )
+    rep.add_argument(
+        "--connect-timeout",
+        type=seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="with --base-url: give up (exit 3) when it cannot be reached for this long (default 5)",
+    )
 
-    shr = commands.add_parser("shrink", help="the smallest input on which a producer still breaks a rule")
+    shr = add("shrink", help="the smallest input on which a producer still breaks a rule")
     shr.add_argument(
         "--input", required=True, metavar="FILE", help="TRIFFT events (JSON Lines, a list, an event)"
     )
@@ -192,9 +242,7 @@ def parser() -> _Parser:
         "--time-limit", type=positive(1), default=600, metavar="SECONDS", help="stop after (default 600 s)"
     )
 
-    pro = commands.add_parser(
-        "proxy", help="forward to Klaviyo, recording and judging the traffic on its way"
-    )
+    pro = add("proxy", help="forward to Klaviyo, recording and judging the traffic on its way")
     pro.add_argument(
         "--upstream", help="where requests go (else $KLAVIYO_UPSTREAM, else https://a.klaviyo.com)"
     )
@@ -209,9 +257,7 @@ def parser() -> _Parser:
     )
     pro.add_argument("--faults", default="", metavar="SPEC", help="inject faults, as the emulator does")
 
-    com = commands.add_parser(
-        "compare", help="re-send a proxy recording to another Klaviyo and show differences"
-    )
+    com = add("compare", help="re-send a proxy recording to another Klaviyo and show differences")
     com.add_argument("recording", help="JSON Lines from GET /_emulator/export")
     com.add_argument(
         "--base-url", help="the Klaviyo to compare with (else $KLAVIYO_BASE_URL, else the emulator)"
