@@ -96,7 +96,7 @@ class Report:
 
     @property
     def rejected(self) -> int:
-        """Requests refused as invalid (4xx other than 429, no injected fault)."""
+        """Requests Klaviyo refused (a 4xx other than 429, no injected fault): invalid bodies, conflicts, bad keys."""
         return sum(1 for r in self.log if r.invalid)
 
     @property
@@ -135,7 +135,7 @@ class Report:
         violations (``more`` says where the rest are), and coverage."""
         lines = [
             f"{'PASS' if self.ok else 'FAIL'}: {_count(self.requests, 'accepted request')} judged "
-            f"({self.rejected} rejected by Klaviyo as invalid, {self.throttled} throttled, {self.faults} failed "
+            f"({self.rejected} refused by Klaviyo (4xx), {self.throttled} throttled, {self.faults} failed "
             f"by injected faults: not counted), {_count(len(self.violations), 'violation')}"
         ]
         by_rule = Counter(v.rule for v in self.violations)

@@ -76,7 +76,8 @@ class RequestRecord:
 
     @property
     def invalid(self) -> bool:
-        """Refused as invalid (a 4xx other than 429, no injected fault): what "rejected by Klaviyo" means."""
+        """Refused by Klaviyo (a 4xx other than 429, no injected fault): what "rejected" counts, apart from
+        throttled requests and injected faults."""
         return 400 <= self.status < 500 and self.status != 429 and self.fault is None
 
     def to_dict(self) -> dict[str, Any]:
