@@ -199,6 +199,14 @@ class Shrinker:
                 f"the producer keeps the contract on the whole input ({len(events)} events, exit "
                 f"{first.exit_code}): nothing to shrink{tail}"
             )
+        if first.broken == {"received"} and self.rule != "received":
+            tail = (
+                f"; its last words: {first.stderr.strip().splitlines()[-1]}" if first.stderr.strip() else ""
+            )
+            raise ShrinkError(
+                f"the producer sent nothing the emulator accepted (exit {first.exit_code}): it must send to "
+                f"KLAVIYO_BASE_URL with KLAVIYO_API_KEY, which each try sets; nothing to shrink{tail}"
+            )
         rule = self.rule or sorted(first.broken)[0]
         if rule not in first.broken:
             raise ShrinkError(

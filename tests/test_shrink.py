@@ -75,3 +75,8 @@ def test_the_try_bound_stops_the_search_and_says_so() -> None:
         result = shrinker.shrink(EVENTS[:200])
     assert not result.complete and len(result.tries) == 4
     assert "may shrink further" in result.summary()
+
+
+def test_a_producer_that_sends_nothing_is_named_not_shrunk() -> None:
+    with Shrinker("true") as shrinker, pytest.raises(ShrinkError, match="sent nothing the emulator accepted"):
+        shrinker.shrink(EVENTS[:20])
