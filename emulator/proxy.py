@@ -227,7 +227,8 @@ class Proxy:
             return answer
         passed = [(k, v) for k, v in upstream.headers.raw if k.decode("latin-1").lower() not in _HOP]
         if self.annotate and found:
-            summary = "; ".join(f"[{f.rule}] {f.message}" for f in found)[:2000]
+            # One header line: no CR or LF may reach it, whatever a message quotes from the body.
+            summary = " ".join("; ".join(f"[{f.rule}] {f.message}" for f in found).split())[:2000]
             passed.append((b"x-trifft-contract", summary.encode("ascii", "replace")))
         relayed = StreamingResponse(
             self._relay(upstream, fields, started, observations, notes), upstream.status_code
