@@ -7,6 +7,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -283,6 +284,15 @@ def test_the_request_log_keeps_headers_but_never_the_api_key(tmp_path: Path) -> 
     assert API_KEY.encode() not in written and b"secret-cookie" not in written
 
 
+def said(logged: dict[str, Any]) -> tuple[str, Any, int]:
+    """A logged POST's path, what names it (the profile's external_id, the event's points: refused events carry
+    negative points) and its status class."""
+    attributes = json.loads(logged["request_body"])["data"]["attributes"]
+    if logged["path"] == "/api/events":
+        return logged["path"], attributes["properties"]["points"], logged["status"] // 100
+    return logged["path"], attributes["external_id"], logged["status"] // 100
+
+
 @pytest.fixture
 def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
@@ -296,31 +306,73 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
 def test_every_acknowledged_write_survives_kill_9(
     tmp_path: Path, processes: list[subprocess.Popen[bytes]]
 ) -> None:
+    # Many clients at once, so requests share commits (group commit); killed while they are still sending.
     db = tmp_path / "klaviyo.db"
     first, url = start_emulator([*ARGUMENTS, "--db", str(db)], tmp_path / "first.log")
     processes.append(first)
-    acknowledged = 0
-    with httpx.Client(base_url=url, headers=HEADERS) as http:
-        for n in range(40):
-            assert http.post("/api/profile-import", json=profile(f"m{n}@example.com", n)).is_success
-            assert http.post("/api/events", json=event(f"m{n}@example.com", n)).status_code == 202
-            acknowledged += 1
-    os.kill(first.pid, signal.SIGKILL)
+    lanes, enough = 16, 300
+    acknowledged: list[int] = []  # n whose profile-import and Create Event were both answered 2xx
+    refused: list[int] = []  # n whose invalid event was answered 400: its log line must survive too
+    unexpected: list[str] = []
+    killed = threading.Event()
+    count = threading.Condition()
+
+    def lane(first_n: int) -> None:
+        with httpx.Client(base_url=url, headers=HEADERS) as http:
+            for n in range(first_n, 1_000_000, lanes):
+                try:
+                    imported = http.post("/api/profile-import", json=profile(f"m{n}@example.com", n))
+                    created = http.post("/api/events", json=event(f"m{n}@example.com", n))
+                    bad = http.post("/api/events", json=event("not an email", -n - 1))
+                except httpx.TransportError:
+                    with count:
+                        if not killed.is_set():
+                            unexpected.append(f"lane {first_n}: connection lost before the kill")
+                        count.notify_all()
+                    break
+                with count:
+                    if imported.is_success and created.status_code == 202 and bad.status_code == 400:
+                        acknowledged.append(n)
+                        refused.append(-n - 1)
+                    else:
+                        unexpected.append(
+                            f"{n}: {imported.status_code} {created.status_code} {bad.status_code}"
+                        )
+                    count.notify_all()
+                if unexpected:
+                    break
+
+    threads = [threading.Thread(target=lane, args=(n,)) for n in range(lanes)]
+    for thread in threads:
+        thread.start()
+    with count:
+        count.wait_for(lambda: len(acknowledged) >= enough or bool(unexpected))
+        killed.set()
+        os.kill(first.pid, signal.SIGKILL)  # every lane has a request in flight or about to be
+    for thread in threads:
+        thread.join()
     first.wait()
     assert first.returncode == -signal.SIGKILL
+    assert unexpected == []
 
     second, url = start_emulator([*ARGUMENTS, "--db", str(db)], tmp_path / "second.log")
     processes.append(second)
     with httpx.Client(base_url=url, headers=HEADERS) as http:
         after = reads(http)
-    assert sorted(p["attributes"]["external_id"] for p in after["profiles"]) == sorted(
-        f"member-{n}" for n in range(acknowledged)
-    )
-    assert sorted(e["attributes"]["event_properties"]["points"] for e in after["events"]) == list(
-        range(acknowledged)
-    )
-    points = sorted(p["attributes"]["properties"]["trifft_points"] for p in after["profiles"])
-    assert points == list(range(acknowledged))  # sorted: ULIDs made in the same millisecond order at random
+        log = [
+            json.loads(line)
+            for line in http.get("/_emulator/export", params={"key": API_KEY}).text.splitlines()
+        ]
+    external_ids = {p["attributes"]["external_id"] for p in after["profiles"]}
+    assert {f"member-{n}" for n in acknowledged} <= external_ids
+    points = {e["attributes"]["event_properties"]["points"] for e in after["events"]}
+    assert set(acknowledged) <= points
+    assert not points & set(refused)  # a refused event was never stored, in whatever commit it rode
+    logged = {said(r) for r in log if r["method"] == "POST"}
+    for n in acknowledged:
+        assert ("/api/profile-import", f"member-{n}", 2) in logged
+        assert ("/api/events", n, 2) in logged
+    assert {("/api/events", n, 4) for n in refused} <= logged
 
 
 @pytest.mark.parametrize("kind", ["corrupt", "missing folder", "a folder"])

@@ -2,8 +2,9 @@
 
 auth -> revision -> rate limit -> injected faults -> query -> body (type, size, JSON, schema) -> handler in one
 transaction -> request log with the request's observations (``contracts.traffic.observe`` joined with what the
-handler did) -> response. Whatever goes wrong becomes a JSON:API ``errors[]`` response and is logged with the
-request, and what its body named is observed as ``rejected``; nothing a client sends can produce an unplanned 500.
+handler did) -> response, once all that is durable (``--db``: group commit, ``Store.serving()``). Whatever goes
+wrong becomes a JSON:API ``errors[]`` response and is logged with the request, and what its body named is
+observed as ``rejected``; nothing a client sends can produce an unplanned 500.
 """
 
 from __future__ import annotations
@@ -178,6 +179,13 @@ def _record(
 
 
 async def _serve(emulator: Emulator, request: Request, operation: spec.Operation) -> Response:
+    """Answer once what the request did, and its log line, are durable (group commit with ``--db``)."""
+    response = await _handle(emulator, request, operation)
+    await emulator.store.durable()
+    return response
+
+
+async def _handle(emulator: Emulator, request: Request, operation: spec.Operation) -> Response:
     started = time.perf_counter()
     now = emulator.clock()
     raw = await request.body()
@@ -199,7 +207,7 @@ async def _serve(emulator: Emulator, request: Request, operation: spec.Operation
         parsed_query = query.parse(operation, request.query_params.multi_items())
         body = _parse_body(operation, request, raw, read) if request.method in ("POST", "PATCH") else None
         base = str(request.base_url).rstrip("/")
-        with emulator.store.writing() as tx:
+        with emulator.store.serving() as tx:
             ctx = Context(
                 tx,
                 account,
@@ -253,7 +261,7 @@ def _finish(
             "response_body": _text(bytes(response.body)),
         }
     )
-    emulator.store.log(record, observations or (), notes or (), tx)
+    emulator.store.log(record, observations or (), notes or (), tx, grouped=True)
     _console(record)
     return response
 
@@ -332,7 +340,9 @@ async def _refuse(
         errors=body["errors"],
     )
     limits = emulator.limiter.peek(account, f"unserved:{request.url.path}", steady)
-    return _finish(emulator, record, started, _json(error.status, body, {**limits, **error.headers}))
+    response = _finish(emulator, record, started, _json(error.status, body, {**limits, **error.headers}))
+    await emulator.store.durable()
+    return response
 
 
 def _handlers(emulator: Emulator) -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:

@@ -2,7 +2,8 @@
 fixtures. All SQL lives in this package.
 
 In memory by default; with a file path, each request's writes are committed (WAL, ``synchronous=FULL``)
-before its response is sent, so a 2xx survives a restart or a ``kill -9``. Every API key is its own account:
+before its response is sent, so a 2xx survives a restart or a ``kill -9``: requests that arrive together share
+one commit (``serving()``, ``durable()``). Every API key is its own account:
 rows carry the account id, and nothing reads across accounts.
 
 - ``_schema``: the tables. ``_database``: the connection, the lock and ``transaction()``.
@@ -56,17 +57,26 @@ class Store(Database, Inspection, Series):
         with self.transaction() as conn:
             yield Tx(conn)
 
+    @contextmanager
+    def serving(self) -> Iterator[Tx]:
+        """An API request's writes: ``grouped()`` (group commit with a file; ``await durable()`` before
+        answering) behind the named statements of ``Tx``."""
+        with self.grouped() as conn:
+            yield Tx(conn)
+
     def log(
         self,
         record: RequestRecord,
         observations: Sequence[Observation] = (),
         notes: Sequence[Note] = (),
         tx: Tx | None = None,
+        grouped: bool = False,
     ) -> None:
-        """Log one request with what it carried and the ledger lines it caused, in ``tx`` or a transaction of its
-        own. ``record.seq`` is ignored: the log numbers requests as they are written."""
+        """Log one request with what it carried and the ledger lines it caused, in ``tx`` or, with ``grouped``,
+        a ``serving()`` of its own (else a transaction). ``record.seq`` is ignored: the log numbers requests as
+        they are written."""
         if tx is None:
-            with self.writing() as own:
+            with self.serving() if grouped else self.writing() as own:
                 own.log_request(record, observations, notes)
             return
         tx.log_request(record, observations, notes)

@@ -1,11 +1,17 @@
-"""The SQLite connection every part of the store shares: one connection, one lock, one way in (``transaction``).
+"""The SQLite connection every part of the store shares: one connection, one lock, two ways in.
 
-In memory by default; with a file path, each transaction is committed (WAL, ``synchronous=FULL``) before it
-returns, so a response sent after it survives a restart or a ``kill -9``.
+``transaction()``: in memory by default; with a file path, committed (WAL, ``synchronous=FULL``) before it
+returns. ``grouped()``, the API's requests on the event loop: with a file, group commit. Requests that arrive
+together share one transaction (and one fsync), each under its own SAVEPOINT, so a request that fails rolls back
+only its own writes; the transaction is committed on the loop's next turn (or sooner, by any ``transaction()``,
+which always starts from committed state), and ``durable()`` waits for that commit: a response sent after it
+survives a restart or a ``kill -9``. In memory, ``grouped()`` is ``transaction()`` and there is nothing to wait for.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -59,8 +65,31 @@ def dumps(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _settle(batch: asyncio.Future[None], error: BaseException | None) -> None:
+    """Resolve a batch's future on its own loop, from whichever thread committed it."""
+
+    def settle() -> None:
+        if batch.done():
+            return
+        if error is None:
+            batch.set_result(None)
+        else:
+            batch.set_exception(error)
+
+    loop = batch.get_loop()
+    try:
+        here = asyncio.get_running_loop()
+    except RuntimeError:
+        here = None
+    if here is loop:
+        settle()
+        return
+    with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+        loop.call_soon_threadsafe(settle)
+
+
 class Database:
-    """A SQLite database and a lock; ``transaction()`` is the only way to touch it."""
+    """A SQLite database and a lock; ``transaction()`` and ``grouped()`` are the only ways to touch it."""
 
     def __init__(self, path: str | None = None) -> None:
         self.path = path or ":memory:"
@@ -68,6 +97,8 @@ class Database:
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
+        self._group = bool(path)  # group commit: only where a commit costs an fsync
+        self._batch: asyncio.Future[None] | None = None  # the open shared transaction, resolved at its COMMIT
         if path:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
@@ -80,6 +111,8 @@ class Database:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic unit of work; committed (durably, with a file) when the block exits cleanly."""
         with self._lock:
+            if self._batch is not None:
+                self._commit_batch()  # reads see, and writes follow, only committed state
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -88,6 +121,60 @@ class Database:
                 raise
             self._conn.execute("COMMIT")
 
+    @contextmanager
+    def grouped(self) -> Iterator[sqlite3.Connection]:
+        """One request's writes in the shared transaction, under a SAVEPOINT: undone alone if the block raises.
+
+        Not durable when the block exits: ``await durable()`` before answering. Off the event loop, or in memory,
+        this is ``transaction()``.
+        """
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if not self._group or loop is None:
+            with self.transaction() as conn:
+                yield conn
+            return
+        with self._lock:
+            if self._batch is None:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._batch = loop.create_future()
+                # The loop's next turn: the requests handled in this one (a burst) share the commit, made on a
+                # worker thread so that the loop parses and checks the next requests during its fsync.
+                loop.call_soon(loop.run_in_executor, None, self._commit_batch)
+            self._conn.execute("SAVEPOINT request")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK TO request")
+                self._conn.execute("RELEASE request")
+                raise
+            self._conn.execute("RELEASE request")
+
+    async def durable(self) -> None:
+        """Wait until every write made so far by ``grouped()`` is committed; raises if that commit failed."""
+        batch = self._batch
+        if batch is not None:
+            await asyncio.shield(batch)
+
+    def _commit_batch(self) -> None:
+        """Commit the shared transaction, if one is open, and tell the requests waiting on it."""
+        with self._lock:
+            batch, self._batch = self._batch, None
+            if batch is None:
+                return
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as error:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                _settle(batch, error)
+                return
+            _settle(batch, None)
+
     def close(self) -> None:
         with self._lock:
+            if self._batch is not None:
+                self._commit_batch()
             self._conn.close()
