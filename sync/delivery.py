@@ -43,7 +43,7 @@ from .errors import (
     connect_failure,
 )
 from .limiter import Limiter
-from .mapping import Mapped, map_event
+from .mapping import Mapped, Subscription, map_event
 from .outbox import DeadLetter, Outbox, Pending, account_of
 from .summary import Summary
 
@@ -64,7 +64,7 @@ _NEEDS_IDS = ("profile_updated", "referral_code_provided", "referral_invited")
 
 
 def _bulkable(mapped: Mapped) -> bool:
-    return mapped.metric is not None and not mapped.subscriptions and not mapped.problems
+    return mapped.metric is not None and not mapped.problems
 
 
 def _other(event: dict[str, Any]) -> str | None:
@@ -190,6 +190,8 @@ class Syncer:
                     break
                 run.append(work.pop(0))
                 size += weight
+                if run[-1].mapped.subscriptions:
+                    break  # mirrored once the job has the event, before anything later of this member
             if not run:
                 await self._single(work.pop(0))
                 continue
@@ -200,6 +202,17 @@ class Syncer:
                 # event is dead-lettered.
                 for item in run:
                     await self._single(item)
+                continue
+            if run[-1].mapped.subscriptions:  # its event is in Klaviyo; done once its consent is too
+                try:
+                    for change in run[-1].mapped.subscriptions:
+                        await self._subscribe(change)
+                except Rejected as rejected:
+                    self._dead(
+                        run[-1], rejected.detail, {"method": "POST", "path": rejected.path}, rejected.body
+                    )
+                    continue
+                self._done([run[-1]])
 
     async def _joins(self, work: _Work, run: list[_Work]) -> bool:
         """Whether ``work`` may join ``run`` in a bulk job, once the Klaviyo id its properties carry is looked up
@@ -344,7 +357,7 @@ class Syncer:
         self.summary.bulk_jobs += 1
         self.summary.refreshes += len(runs)
         self.summary.events_sent += sum(len(run) for run in runs)
-        self._done([work for run in runs for work in run])
+        self._done([work for run in runs for work in run if not work.mapped.subscriptions])
 
     async def _single(self, work: _Work) -> None:
         mapped = work.mapped
@@ -385,7 +398,7 @@ class Syncer:
         self.summary.events_sent += 1
         self.summary.refreshes += 1
         for change in mapped.subscriptions:
-            await self._subscribe(change.channel, change.subscribed, change.email, change.phone_number)
+            await self._subscribe(change)
 
     async def _refresh(self, mapped: Mapped) -> None:
         """Profile-import the refresh and remember the Klaviyo id it answers with.
@@ -424,26 +437,7 @@ class Syncer:
             if external in wanted:
                 self.outbox.remember(external, profile["id"])
 
-    async def _subscribe(self, channel: str, subscribed: bool, email: str | None, phone: str | None) -> None:
-        attributes: dict[str, Any] = {}
-        if email is not None:
-            attributes["email"] = email
-        if phone is not None:
-            attributes["phone_number"] = phone
-        consent = "SUBSCRIBED" if subscribed else "UNSUBSCRIBED"
-        attributes["subscriptions"] = {channel: {"marketing": {"consent": consent}}}
-        kind = (
-            "profile-subscription-bulk-create-job" if subscribed else "profile-subscription-bulk-delete-job"
-        )
-        job: dict[str, Any] = {"profiles": {"data": [{"type": "profile", "attributes": attributes}]}}
-        if subscribed:
-            job["custom_source"] = "TRIFFT"
-        body = {"data": {"type": kind, "attributes": job}}
-        operation = "bulk_subscribe_profiles" if subscribed else "bulk_unsubscribe_profiles"
-        path = (
-            "/api/profile-subscription-bulk-create-jobs"
-            if subscribed
-            else "/api/profile-subscription-bulk-delete-jobs"
-        )
+    async def _subscribe(self, change: Subscription) -> None:
+        operation, path, body = change.job()
         await self._request(operation, "POST", path, body)
         self.summary.subscriptions += 1

@@ -17,6 +17,7 @@ from emulator.klaviyo.store import account_id
 from emulator.trifft import generate
 from sync import ids
 from sync.delivery import Syncer
+from sync.mapping import map_event
 
 KEY = "pk_test_batching"
 
@@ -145,3 +146,70 @@ def test_a_member_unknown_to_klaviyo_is_imported_once_and_its_later_updates_go_i
     assert recorder.paths()["/api/event-bulk-create-jobs"] >= 1
     report = verify(emulator.store.traffic(account_id(KEY)))
     assert report.ok, report.text()
+
+
+def _consent_of_known_members() -> list[dict[str, Any]]:
+    events = _known_members_then("app_opened", members=10)[:10]
+    members = {e["member"]["id"] for e in events}
+    consent = [
+        e
+        for e in generate(400, seed=5, members=10, kinds=["profile_updated"])
+        if e["data"]["reason"] in ("consent_signed", "consent_revoked") and e["member"]["id"] in members
+    ]
+    assert consent
+    return events + consent
+
+
+def test_a_consent_change_rides_in_a_bulk_job_and_its_subscription_follows_the_job() -> None:
+    events = _consent_of_known_members()
+    emulator, recorder, _ = _sync(events)
+    assert recorder.paths()["/api/events"] == 0
+    subscription_paths = (
+        "/api/profile-subscription-bulk-create-jobs",
+        "/api/profile-subscription-bulk-delete-jobs",
+    )
+    # Each subscription request comes after a bulk job carrying its member's consent event.
+    sent: set[str] = set()
+    for _, url, body in recorder.seen:
+        path = urlsplit(url).path
+        if path == "/api/event-bulk-create-jobs":
+            for group in body["data"]["attributes"]["events-bulk-create"]["data"]:
+                sent.update(e["attributes"]["unique_id"] for e in group["attributes"]["events"]["data"])
+        elif path in subscription_paths:
+            assert sent, "a subscription before any bulk job"
+    mirrored = sum(recorder.paths()[p] for p in subscription_paths)
+    assert mirrored >= 1
+    assert {e["event_id"] for e in events if e["kind"] == "profile_updated"} <= sent
+    report = verify(emulator.store.traffic(account_id(KEY)))
+    assert report.ok, report.text()
+
+
+class FailingSubscriptions(Recorder):
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/api/profile-subscription-bulk"):
+            self.seen.append((request.method, str(request.url), None))
+            return httpx.Response(503)
+        return await super().handle_async_request(request)
+
+
+def test_a_consent_event_whose_subscription_never_goes_through_stays_pending() -> None:
+    events = _consent_of_known_members()
+
+    async def no_wait(seconds: float) -> None:
+        return None
+
+    syncer = Syncer(
+        "http://klaviyo.test",
+        KEY,
+        transport=FailingSubscriptions(Emulator(rate_limits="off")),
+        rate_limits=None,
+        max_attempts=2,
+        sleep=no_wait,
+        seed=1,
+    )
+    summary = asyncio.run(syncer.run(events))
+    assert summary.stop is not None
+    pending = {p.event_id for items in syncer.outbox.pending().values() for p in items}
+    mirrored = {e["event_id"] for e in events if map_event(e).subscriptions}
+    assert mirrored and mirrored <= pending, "their events went in bulk jobs, their subscriptions did not"
+    assert syncer.outbox.counts().get("done", 0) >= 10  # the plain events before them are done
