@@ -432,10 +432,13 @@ class Syncer:
         """One Get Profiles for up to 100 members; remembers the Klaviyo id of each one found."""
         response = await self._request("get_profiles", "GET", ids.look_up_path(member_ids), None)
         wanted = set(member_ids)
-        for profile in response.json().get("data") or []:
-            external = (profile.get("attributes") or {}).get("external_id")
-            if external in wanted:
-                self.outbox.remember(external, profile["id"])
+        found = {
+            external: profile["id"]
+            for profile in response.json().get("data") or []
+            if (external := (profile.get("attributes") or {}).get("external_id")) in wanted
+        }
+        if found:
+            self.outbox.remember_all(found)
 
     async def _subscribe(self, change: Subscription) -> None:
         operation, path, body = change.job()

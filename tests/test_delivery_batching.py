@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,6 +19,7 @@ from emulator.trifft import generate
 from sync import ids
 from sync.delivery import Syncer
 from sync.mapping import map_event
+from sync.outbox import Outbox
 
 KEY = "pk_test_batching"
 
@@ -213,3 +215,17 @@ def test_a_consent_event_whose_subscription_never_goes_through_stays_pending() -
     mirrored = {e["event_id"] for e in events if map_event(e).subscriptions}
     assert mirrored and mirrored <= pending, "their events went in bulk jobs, their subscriptions did not"
     assert syncer.outbox.counts().get("done", 0) >= 10  # the plain events before them are done
+
+
+def test_ids_learned_in_a_batch_are_stored_durably_and_forgotten_when_the_outbox_moves_account(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "state.sqlite")
+    outbox = Outbox(path)
+    outbox.bind("http://klaviyo.test", "A")
+    outbox.remember_all({"m1": "K1", "m2": "K2"})
+    assert outbox.klaviyo_id("m1") == "K1"
+    again = Outbox(path)
+    assert (again.klaviyo_id("m1"), again.klaviyo_id("m2"), again.klaviyo_id("m3")) == ("K1", "K2", None)
+    outbox.bind("http://klaviyo.test", "B", retarget=True)
+    assert outbox.klaviyo_id("m1") is None, "the id names nothing in the other account"
