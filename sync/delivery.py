@@ -1,9 +1,11 @@
 """Delivery: the outbox's events to Klaviyo, ordered per member, idempotent, and nothing lost.
 
-Each member has a worker that sends its events in TRIFFT order; members never wait for one another. Runs of plain
+Each member has a worker that sends its events in TRIFFT order; members never wait for one another. Runs of
 standard events go into Bulk Create Events jobs shared across members (``bulk.Packer``: up to 1,000 events, under
-5 MB, one group per member whose profile carries the refresh as of the run's last event); events that need more
-(a Klaviyo id to learn, a subscription to mirror, a custom webhook) are sent one by one between runs. A job
+5 MB, one group per member whose profile carries the refresh as of the run's last event). The Klaviyo ids Profile
+updated and referrals carry are looked up first, batched across members (``ids.Resolver``); a consent change ends
+its run, its subscription sent once the job is accepted. Sent one by one between runs: custom webhooks and a
+member's first Profile updated when Klaviyo does not know the member yet (a profile-import learns its id). A job
 Klaviyo refuses is retried event by event, so only the bad event is dead-lettered.
 
 Waiting and giving up: a 429 with ``Retry-After`` waits that long and uses up no attempt (Klaviyo said when to

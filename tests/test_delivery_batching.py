@@ -187,23 +187,27 @@ def test_a_consent_change_rides_in_a_bulk_job_and_its_subscription_follows_the_j
 
 
 class FailingSubscriptions(Recorder):
+    failing = True
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path.startswith("/api/profile-subscription-bulk"):
+        if self.failing and request.url.path.startswith("/api/profile-subscription-bulk"):
             self.seen.append((request.method, str(request.url), None))
             return httpx.Response(503)
         return await super().handle_async_request(request)
 
 
-def test_a_consent_event_whose_subscription_never_goes_through_stays_pending() -> None:
+def test_a_consent_event_whose_subscription_never_goes_through_stays_pending_and_is_resumed() -> None:
     events = _consent_of_known_members()
 
     async def no_wait(seconds: float) -> None:
         return None
 
+    emulator = Emulator(rate_limits="off")
+    transport = FailingSubscriptions(emulator)
     syncer = Syncer(
         "http://klaviyo.test",
         KEY,
-        transport=FailingSubscriptions(Emulator(rate_limits="off")),
+        transport=transport,
         rate_limits=None,
         max_attempts=2,
         sleep=no_wait,
@@ -215,6 +219,13 @@ def test_a_consent_event_whose_subscription_never_goes_through_stays_pending() -
     mirrored = {e["event_id"] for e in events if map_event(e).subscriptions}
     assert mirrored and mirrored <= pending, "their events went in bulk jobs, their subscriptions did not"
     assert syncer.outbox.counts().get("done", 0) >= 10  # the plain events before them are done
+    transport.failing = False
+    resumed = asyncio.run(syncer.run())
+    assert resumed.ok and not resumed.pending and not resumed.dead, resumed
+    report = verify(emulator.store.traffic(account_id(KEY)))
+    assert report.ok, report.text()
+    state = emulator.store.traffic(account_id(KEY))
+    assert {e["event_id"] for e in events} <= {o.unique_id for o in state.observations}, "nothing lost"
 
 
 def test_ids_learned_in_a_batch_are_stored_durably_and_forgotten_when_the_outbox_moves_account(
