@@ -1,9 +1,11 @@
 """Delivery: the outbox's events to Klaviyo, ordered per member, idempotent, and nothing lost.
 
-Each member has a worker that sends its events in TRIFFT order; members never wait for one another. Runs of plain
+Each member has a worker that sends its events in TRIFFT order; members never wait for one another. Runs of
 standard events go into Bulk Create Events jobs shared across members (``bulk.Packer``: up to 1,000 events, under
-5 MB, one group per member whose profile carries the refresh as of the run's last event); events that need more
-(a Klaviyo id to learn, a subscription to mirror, a custom webhook) are sent one by one between runs. A job
+5 MB, one group per member whose profile carries the refresh as of the run's last event). The Klaviyo ids Profile
+updated and referrals carry are looked up first, batched across members (``ids.Resolver``); a consent change ends
+its run, its subscription sent once the job is accepted. Sent one by one between runs: custom webhooks and a
+member's first Profile updated when Klaviyo does not know the member yet (a profile-import learns its id). A job
 Klaviyo refuses is retried event by event, so only the bad event is dead-lettered.
 
 Waiting and giving up: a 429 with ``Retry-After`` waits that long and uses up no attempt (Klaviyo said when to
@@ -29,7 +31,7 @@ import httpx
 
 import contracts
 
-from . import bulk
+from . import bulk, ids
 from . import summary as stops
 from .errors import (
     DeadlineReached,
@@ -39,10 +41,11 @@ from .errors import (
     Transient,
     Unauthorized,
     Unreachable,
+    classify,
     connect_failure,
 )
 from .limiter import Limiter
-from .mapping import Mapped, map_event
+from .mapping import Mapped, Subscription, map_event
 from .outbox import DeadLetter, Outbox, Pending, account_of
 from .summary import Summary
 
@@ -58,13 +61,19 @@ class _Work:
     mapped: Mapped
 
 
+#: Kinds whose properties carry a Klaviyo id: they join a bulk job once the id has been looked up.
+_NEEDS_IDS = ("profile_updated", "referral_code_provided", "referral_invited")
+
+
 def _bulkable(mapped: Mapped) -> bool:
-    return (
-        mapped.metric is not None
-        and not mapped.subscriptions
-        and not mapped.problems
-        and mapped.kind not in ("profile_updated", "referral_code_provided", "referral_invited")
-    )
+    return mapped.metric is not None and not mapped.problems
+
+
+def _other(event: dict[str, Any]) -> str | None:
+    """The other member a referral names (the referrer, or the invitee once they have joined)."""
+    data = event["data"]
+    other: str | None = data.get("referrer_id") or data.get("referral_id")
+    return other
 
 
 class Syncer:
@@ -149,6 +158,7 @@ class Syncer:
             self._packer = bulk.Packer(
                 self._send_job, functools.partial(self.limiter.ready, BULK), self.linger
             )
+            self._resolver = ids.Resolver(self._look_up_many, self.linger)
             try:
                 # The deadline in real time as well: the checks in _request read the injected clock, and a
                 # limiter's pacing or a slow answer could outlast the deadline between two checks.
@@ -176,12 +186,14 @@ class Syncer:
         while work:
             run: list[_Work] = []
             size = 0
-            while self.batch and work and _bulkable(work[0].mapped) and len(run) < bulk.MAX_EVENTS:
+            while self.batch and work and len(run) < bulk.MAX_EVENTS and await self._joins(work[0], run):
                 weight = bulk.entry_size(work[0].mapped)
                 if run and size + weight > bulk.MAX_BYTES:
                     break
                 run.append(work.pop(0))
                 size += weight
+                if run[-1].mapped.subscriptions:
+                    break  # mirrored once the job has the event, before anything later of this member
             if not run:
                 await self._single(work.pop(0))
                 continue
@@ -192,6 +204,40 @@ class Syncer:
                 # event is dead-lettered.
                 for item in run:
                     await self._single(item)
+                continue
+            if run[-1].mapped.subscriptions:  # its event is in Klaviyo; done once its consent is too
+                try:
+                    for change in run[-1].mapped.subscriptions:
+                        await self._subscribe(change)
+                except Rejected as rejected:
+                    self._dead(
+                        run[-1], rejected.detail, {"method": "POST", "path": rejected.path}, rejected.body
+                    )
+                    continue
+                self._done([run[-1]])
+
+    async def _joins(self, work: _Work, run: list[_Work]) -> bool:
+        """Whether ``work`` may join ``run`` in a bulk job, once the Klaviyo id its properties carry is looked up
+        (batched across members, ``ids.Resolver``). A member's own id is looked up only after its run so far is
+        sent (that run may create its profile); a member Klaviyo does not know yet goes one by one, learning its
+        id by profile-import."""
+        if not _bulkable(work.mapped):
+            return False
+        if work.mapped.kind not in _NEEDS_IDS:
+            return True
+        event = work.pending.event
+        wanted = work.mapped.member_id if work.mapped.kind == "profile_updated" else _other(event)
+        if wanted is not None and self.outbox.klaviyo_id(wanted) is None:
+            if wanted == work.mapped.member_id and run:
+                return False
+            try:
+                await self._resolver.learn(wanted)
+            except Rejected:
+                return False  # sent one by one, where a refused look-up is dead-lettered with its event
+            if wanted == work.mapped.member_id and self.outbox.klaviyo_id(wanted) is None:
+                return False
+        work.mapped = map_event(event, self.outbox.klaviyo_id)
+        return True
 
     # -- requests -----------------------------------------------------------------------------------------------
 
@@ -227,7 +273,7 @@ class Syncer:
                 self._down_since = None
                 self.summary.requests += 1
                 try:
-                    _classify(response, method, path)
+                    classify(response, method, path)
                     return response
                 except Unauthorized as refused:
                     self._stop = refused
@@ -313,7 +359,7 @@ class Syncer:
         self.summary.bulk_jobs += 1
         self.summary.refreshes += len(runs)
         self.summary.events_sent += sum(len(run) for run in runs)
-        self._done([work for run in runs for work in run])
+        self._done([work for run in runs for work in run if not work.mapped.subscriptions])
 
     async def _single(self, work: _Work) -> None:
         mapped = work.mapped
@@ -346,9 +392,7 @@ class Syncer:
             # Mapped when the run started, perhaps before an earlier event of this run learned the id.
             mapped = map_event(work.pending.event, self.outbox.klaviyo_id)
         if mapped.kind in ("referral_code_provided", "referral_invited"):
-            other = work.pending.event["data"].get("referrer_id") or work.pending.event["data"].get(
-                "referral_id"
-            )
+            other = _other(work.pending.event)
             if other and self.outbox.klaviyo_id(other) is None:
                 await self._look_up(other)
             mapped = map_event(work.pending.event, self.outbox.klaviyo_id)
@@ -356,7 +400,7 @@ class Syncer:
         self.summary.events_sent += 1
         self.summary.refreshes += 1
         for change in mapped.subscriptions:
-            await self._subscribe(change.channel, change.subscribed, change.email, change.phone_number)
+            await self._subscribe(change)
 
     async def _refresh(self, mapped: Mapped) -> None:
         """Profile-import the refresh and remember the Klaviyo id it answers with.
@@ -384,51 +428,21 @@ class Syncer:
         self.summary.refreshes += 1
 
     async def _look_up(self, member_id: str) -> None:
-        path = f'/api/profiles?filter=equals(external_id,"{member_id}")&fields[profile]=external_id'
-        response = await self._request("get_profiles", "GET", path, None)
-        found = response.json().get("data") or []
-        if found:
-            self.outbox.remember(member_id, found[0]["id"])
+        await self._look_up_many([member_id])
 
-    async def _subscribe(self, channel: str, subscribed: bool, email: str | None, phone: str | None) -> None:
-        attributes: dict[str, Any] = {}
-        if email is not None:
-            attributes["email"] = email
-        if phone is not None:
-            attributes["phone_number"] = phone
-        consent = "SUBSCRIBED" if subscribed else "UNSUBSCRIBED"
-        attributes["subscriptions"] = {channel: {"marketing": {"consent": consent}}}
-        kind = (
-            "profile-subscription-bulk-create-job" if subscribed else "profile-subscription-bulk-delete-job"
-        )
-        job: dict[str, Any] = {"profiles": {"data": [{"type": "profile", "attributes": attributes}]}}
-        if subscribed:
-            job["custom_source"] = "TRIFFT"
-        body = {"data": {"type": kind, "attributes": job}}
-        operation = "bulk_subscribe_profiles" if subscribed else "bulk_unsubscribe_profiles"
-        path = (
-            "/api/profile-subscription-bulk-create-jobs"
-            if subscribed
-            else "/api/profile-subscription-bulk-delete-jobs"
-        )
+    async def _look_up_many(self, member_ids: list[str]) -> None:
+        """One Get Profiles for up to 100 members; remembers the Klaviyo id of each one found."""
+        response = await self._request("get_profiles", "GET", ids.look_up_path(member_ids), None)
+        wanted = set(member_ids)
+        found = {
+            external: profile["id"]
+            for profile in response.json().get("data") or []
+            if (external := (profile.get("attributes") or {}).get("external_id")) in wanted
+        }
+        if found:
+            self.outbox.remember_all(found)
+
+    async def _subscribe(self, change: Subscription) -> None:
+        operation, path, body = change.job()
         await self._request(operation, "POST", path, body)
         self.summary.subscriptions += 1
-
-
-def _classify(response: httpx.Response, method: str, path: str) -> None:
-    """The one place an HTTP status becomes an outcome."""
-    status = response.status_code
-    if status < 400:
-        return
-    if status == 429:
-        raw = response.headers.get("Retry-After")
-        raise Throttled(float(raw) if raw and raw.strip().isdigit() else None)
-    if status >= 500 or status == 408:
-        raise Transient(f"{method} {path} -> {status}")
-    try:
-        body: Any = response.json()
-    except ValueError:
-        body = response.text[:2000]
-    if status in (401, 403):
-        raise Unauthorized(status, method, path, body)
-    raise Rejected(status, method, path, body)

@@ -1,4 +1,4 @@
-"""Errors of the sync core. An HTTP status becomes one of these at one place (``delivery._classify``).
+"""Errors of the sync core. An HTTP status becomes one of these at one place (``classify``).
 
 SyncError
 ├── Rejected     Klaviyo refused the request for good (4xx other than 401/403/408/429): dead-letter, go on
@@ -120,3 +120,22 @@ def connect_failure(error: httpx.TransportError) -> tuple[str, bool]:
     if isinstance(error, httpx.ConnectTimeout):
         return "no answer to the connection attempt", False
     return str(error) or type(error).__name__, False
+
+
+def classify(response: httpx.Response, method: str, path: str) -> None:
+    """The one place an HTTP status becomes an outcome."""
+    status = response.status_code
+    if status < 400:
+        return
+    if status == 429:
+        raw = response.headers.get("Retry-After")
+        raise Throttled(float(raw) if raw and raw.strip().isdigit() else None)
+    if status >= 500 or status == 408:
+        raise Transient(f"{method} {path} -> {status}")
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = response.text[:2000]
+    if status in (401, 403):
+        raise Unauthorized(status, method, path, body)
+    raise Rejected(status, method, path, body)

@@ -38,6 +38,22 @@ class Subscription:
     email: str | None
     phone_number: str | None
 
+    def job(self) -> tuple[str, str, dict[str, Any]]:
+        """The Bulk (Un)subscribe Profiles request for this change: operation, path and body."""
+        attributes: dict[str, Any] = {}
+        if self.email is not None:
+            attributes["email"] = self.email
+        if self.phone_number is not None:
+            attributes["phone_number"] = self.phone_number
+        consent = "SUBSCRIBED" if self.subscribed else "UNSUBSCRIBED"
+        attributes["subscriptions"] = {self.channel: {"marketing": {"consent": consent}}}
+        kind = "profile-subscription-bulk-" + ("create-job" if self.subscribed else "delete-job")
+        job: dict[str, Any] = {"profiles": {"data": [{"type": "profile", "attributes": attributes}]}}
+        if self.subscribed:
+            job["custom_source"] = "TRIFFT"
+        operation = "bulk_subscribe_profiles" if self.subscribed else "bulk_unsubscribe_profiles"
+        return operation, f"/api/{kind}s", {"data": {"type": kind, "attributes": job}}
+
 
 @dataclass(frozen=True)
 class Webhook:

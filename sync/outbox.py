@@ -70,6 +70,7 @@ class Outbox:
     def __init__(self, path: str | None = None) -> None:
         self.path = path or ":memory:"
         self._lock = threading.RLock()
+        self._ids: dict[str, str] = {}  # Klaviyo ids known to be stored (this outbox is their only writer)
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         if path:
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -178,18 +179,28 @@ class Outbox:
         ]
 
     def klaviyo_id(self, member_id: str) -> str | None:
+        if (known := self._ids.get(member_id)) is not None:
+            return known
         with self._lock:
             row = self._conn.execute(
                 "SELECT profile_id FROM klaviyo_ids WHERE member_id = ?", (member_id,)
             ).fetchone()
-        return None if row is None else str(row[0])
+        if row is None:
+            return None
+        self._ids[member_id] = str(row[0])
+        return str(row[0])
 
     def remember(self, member_id: str, profile_id: str) -> None:
+        self.remember_all({member_id: profile_id})
+
+    def remember_all(self, profile_ids: dict[str, str]) -> None:
+        """Store Klaviyo ids of members in one durable write (a batched look-up's hundred cost one fsync)."""
         with self._transaction() as tx:
-            tx.execute(
+            tx.executemany(
                 "INSERT OR REPLACE INTO klaviyo_ids (member_id, profile_id) VALUES (?, ?)",
-                (member_id, profile_id),
+                list(profile_ids.items()),
             )
+        self._ids.update(profile_ids)
 
     def target(self) -> tuple[str, str] | None:
         """The base URL and account this outbox was used with; None for a new one (or one from before targets)."""
@@ -215,6 +226,7 @@ class Outbox:
             )
             if kept is not None and kept[1] != account:
                 tx.execute("DELETE FROM klaviyo_ids")
+                self._ids.clear()
         return kept
 
     def counts(self) -> dict[str, int]:

@@ -373,17 +373,33 @@ def test_a_bulk_jobs_events_are_marked_done_in_one_durable_write(tmp_path: Path)
 # -- what each kind sends ---------------------------------------------------------------------------------------
 
 
-def test_profile_updated_learns_the_klaviyo_id_by_profile_import_once_and_every_one_carries_it() -> None:
+def _klaviyo_ids(call: Call) -> list[Any]:
+    if call.path == "/api/events":
+        return [call.body["data"]["attributes"]["properties"]["klaviyoID"]]
+    groups = call.body["data"]["attributes"]["events-bulk-create"]["data"]
+    return [
+        e["attributes"]["properties"]["klaviyoID"] for g in groups for e in g["attributes"]["events"]["data"]
+    ]
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_profile_updated_learns_the_klaviyo_id_by_profile_import_once_and_every_one_carries_it(
+    batch: bool,
+) -> None:
     stream = list(generate(400, seed=7, members=4, kinds=["profile_updated"]))
     member = stream[0]["member"]["id"]
     both = [e for e in stream if e["member"]["id"] == member and e["data"]["reason"] == "params_changed"]
     klaviyo = FakeKlaviyo()
-    summary = _run(_syncer(klaviyo), both[:2])
+    summary = _run(_syncer(klaviyo, batch=batch), both[:2])
     assert summary.ok
-    assert [call.path for call in klaviyo.calls] == ["/api/profile-import", "/api/events", "/api/events"]
-    assert klaviyo.calls[0].body["data"]["attributes"]["external_id"] == member
-    for call in klaviyo.calls[1:]:
-        assert call.body["data"]["attributes"]["properties"]["klaviyoID"] == f"K{member[:8]}"
+    if batch:  # looked up first (not found), then imported; the second rides in a bulk job
+        paths = ["/api/profiles", "/api/profile-import", "/api/events", "/api/event-bulk-create-jobs"]
+    else:
+        paths = ["/api/profile-import", "/api/events", "/api/events"]
+    assert [call.path for call in klaviyo.calls] == paths
+    assert klaviyo.to("/api/profile-import")[0].body["data"]["attributes"]["external_id"] == member
+    sent = [k for call in klaviyo.calls if call.unique_ids for k in _klaviyo_ids(call)]
+    assert sent == [f"K{member[:8]}"] * 2
 
 
 def test_a_409_on_the_refresh_is_retried_without_the_shared_email() -> None:
