@@ -168,6 +168,9 @@ def test_long_lists_page_through_older_and_back_to_newer(dashboard: Dashboard) -
     newest = [int(s) for s in rows.evaluate_all("rows => rows.map(r => r.dataset.seq)")]
     page.click("#requests .older")
     expect(page.locator("#requests .range")).to_contain_text("11–20 of ")
+    # The range line and the rows are drawn apart: wait for the rows too before reading them.
+    expect(rows.first).not_to_have_attribute("data-seq", str(newest[0]))
+    expect(rows).to_have_count(10)
     older = [int(s) for s in rows.evaluate_all("rows => rows.map(r => r.dataset.seq)")]
     assert newest == sorted(newest, reverse=True)
     assert max(older) < min(newest)
