@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from xml.etree import ElementTree
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -35,6 +37,7 @@ def _suite(tmp_path: Path, **settings: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_the_contract_suite_passes_the_reference_sync_and_writes_junit(tmp_path: Path) -> None:
     done = _suite(tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -128,6 +128,7 @@ def test_shrink_turns_600_events_into_at_most_3_that_still_break_the_rule(input_
     assert done.stderr.count("try ") >= 5  # a progress line per try
 
 
+@pytest.mark.slow
 def test_a_piped_shrink_shows_its_progress_every_few_seconds(input_file: Path) -> None:
     producer = f"{CARELESS} --forget language_changed,favorite_venue_changed"
     done = _run(

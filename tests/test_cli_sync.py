@@ -143,6 +143,7 @@ def test_an_empty_input_says_so_and_is_an_input_error(tmp_path: Path, closed_por
 # -- an unreachable Klaviyo ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["sync", "replay"])
 def test_a_closed_port_ends_within_10_seconds_with_exit_3_and_the_reason(
     tmp_path: Path, closed_port: int, command: str

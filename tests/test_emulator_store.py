@@ -303,6 +303,7 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
         process.wait()
 
 
+@pytest.mark.slow
 def test_every_acknowledged_write_survives_kill_9(
     tmp_path: Path, processes: list[subprocess.Popen[bytes]]
 ) -> None:
