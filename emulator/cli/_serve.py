@@ -5,33 +5,52 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from ._common import fail
+
+if TYPE_CHECKING:
+    import socket
+
+    from emulator.klaviyo import Store
+
+
+def _open(command: str, args: argparse.Namespace) -> tuple[socket.socket, Store] | int:
+    """The listening socket and the store a server needs, or the exit code of a one-line error (a busy port, an
+    unknown host, a database that cannot be used): both checked before the banner is printed."""
+    from emulator.klaviyo import Store
+    from emulator.server import listen
+
+    try:
+        listener = listen(args.host, args.port)
+    except OSError as exc:
+        return fail(command, f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+    try:
+        store = Store(args.db)
+    except Exception as exc:  # sqlite3 errors name the problem; show it as one line
+        listener.close()
+        return fail(command, f"cannot open database {args.db}: {exc}")
+    return listener, store
 
 
 def emulator(args: argparse.Namespace) -> int:
     import logging
 
-    from emulator.klaviyo import Emulator, Faults, Store
+    from emulator.klaviyo import Emulator, Faults
     from emulator.klaviyo.control import label
     from emulator.klaviyo.limits import parse_mode
     from emulator.klaviyo.store import account_id
-    from emulator.server import create_app, listen, serve, url_of
+    from emulator.server import create_app, serve, url_of
 
     try:
         parse_mode(args.rate_limits)
         faults = Faults.parse(args.faults)
     except ValueError as exc:
         return fail("emulator", str(exc))
-    try:
-        listener = listen(args.host, args.port)
-    except OSError as exc:
-        return fail("emulator", f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
-    try:
-        store = Store(args.db)
-    except Exception as exc:  # sqlite3 errors name the problem; show it as one line
-        listener.close()
-        return fail("emulator", f"cannot open database {args.db}: {exc}")
+    opened = _open("emulator", args)
+    if isinstance(opened, int):
+        return opened
+    listener, store = opened
     emulator = Emulator(
         store=store,
         api_keys=frozenset(args.api_key) if args.api_key else None,
@@ -68,9 +87,9 @@ def emulator(args: argparse.Namespace) -> int:
 def proxy(args: argparse.Namespace) -> int:
     import logging
 
-    from emulator.klaviyo import Emulator, Faults, Store
+    from emulator.klaviyo import Emulator, Faults
     from emulator.proxy import DEFAULT_UPSTREAM, Proxy, create_proxy_app
-    from emulator.server import listen, serve, url_of
+    from emulator.server import serve, url_of
 
     upstream = (args.upstream or os.environ.get("KLAVIYO_UPSTREAM") or DEFAULT_UPSTREAM).rstrip("/")
     if not upstream.startswith(("http://", "https://")):
@@ -79,15 +98,10 @@ def proxy(args: argparse.Namespace) -> int:
         faults = Faults.parse(args.faults)
     except ValueError as exc:
         return fail("proxy", str(exc))
-    try:
-        listener = listen(args.host, args.port)
-    except OSError as exc:
-        return fail("proxy", f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
-    try:
-        store = Store(args.db)
-    except Exception as exc:  # sqlite3 errors name the problem; show it as one line
-        listener.close()
-        return fail("proxy", f"cannot open database {args.db}: {exc}")
+    opened = _open("proxy", args)
+    if isinstance(opened, int):
+        return opened
+    listener, store = opened
     state = Emulator(store=store, rate_limits="off", faults=faults)
     app = create_proxy_app(Proxy(state, upstream, strict=args.strict, annotate=args.annotate))
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
