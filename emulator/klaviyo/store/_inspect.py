@@ -175,6 +175,31 @@ class Inspection:
 
     # -- the dashboard: newest first, with totals ---------------------------------------------------------
 
+    def _newest(
+        self,
+        source: str,
+        columns: str,
+        cursor: str,
+        where: tuple[str, list[Any]],
+        before: int,
+        limit: int,
+        counted: str | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The rows of ``source`` that match, newest first by ``cursor`` below ``before`` (``limit`` and one more,
+        to know whether an older page exists), and how many match in all (counted in ``counted``, else
+        ``source``)."""
+        condition, args = where
+        with self.transaction() as tx:
+            total = tx.execute(
+                f"SELECT count(*) FROM {counted or source} WHERE {condition}", args
+            ).fetchone()[0]
+            rows = tx.execute(
+                f"SELECT {cursor} AS cursor, {columns} FROM {source} WHERE {condition} AND {cursor} < ?"
+                f" ORDER BY {cursor} DESC LIMIT ?",
+                (*args, before, limit + 1),
+            )
+            return [dict(row) for row in rows], int(total)
+
     def counts(self, account: str | None) -> dict[str, Any]:
         """Request counts by outcome, the newest request and ledger line, and the numbers of profiles and events."""
         where, args = _where(account)
@@ -231,17 +256,15 @@ class Inspection:
                 " OR instr(lower(coalesce(external_id, '')), ?) OR instr(lower(id), ?))"
             )
             args += [query, digits or query, query, query]
-        with self.transaction() as tx:
-            total = tx.execute(f"SELECT count(*) FROM profiles WHERE {where}", args).fetchone()[0]
-            rows = [
-                dict(row)
-                for row in tx.execute(
-                    "SELECT rowid AS cursor, account, id, email, phone_number, external_id, doc, created,"
-                    " updated, (SELECT count(*) FROM events e WHERE e.account = p.account AND e.profile_id = p.id)"
-                    f" AS events FROM profiles p WHERE {where} AND rowid < ? ORDER BY rowid DESC LIMIT ?",
-                    (*args, before, limit + 1),
-                )
-            ]
+        rows, total = self._newest(
+            "profiles p",
+            "account, id, email, phone_number, external_id, doc, created, updated,"
+            " (SELECT count(*) FROM events e WHERE e.account = p.account AND e.profile_id = p.id) AS events",
+            "rowid",
+            (where, args),
+            before,
+            limit,
+        )
         for row in rows:
             row.update(profile_name(loads(row.pop("doc"))))
         return _page(rows, limit, total)
@@ -250,17 +273,15 @@ class Inspection:
         """The request log without bodies, ``only`` one of ``REQUEST_FILTERS``."""
         where, args = _where(account)
         where += f" AND {REQUEST_FILTERS[only]}"
-        with self.transaction() as tx:
-            total = tx.execute(f"SELECT count(*) FROM requests WHERE {where}", args).fetchone()[0]
-            rows = [
-                dict(row)
-                for row in tx.execute(
-                    "SELECT seq AS cursor, seq, id, account, masked_key, method, path, query, operation, status,"
-                    " duration_ms, fault, received, errors, length(request_body) AS request_bytes"
-                    f" FROM requests WHERE {where} AND seq < ? ORDER BY seq DESC LIMIT ?",
-                    (*args, before, limit + 1),
-                )
-            ]
+        rows, total = self._newest(
+            "requests",
+            "seq, id, account, masked_key, method, path, query, operation, status, duration_ms, fault, received,"
+            " errors, length(request_body) AS request_bytes",
+            "seq",
+            (where, args),
+            before,
+            limit,
+        )
         for row in rows:
             row["errors"] = _errors(row["errors"])
         return _page(rows, limit, total)
@@ -282,17 +303,15 @@ class Inspection:
 
     def ledger_page(self, account: str | None, before: int, limit: int) -> Page:
         where, args = _where(account, "l.account")
-        with self.transaction() as tx:
-            total = tx.execute(f"SELECT count(*) FROM ledger l WHERE {where}", args).fetchone()[0]
-            rows = [
-                dict(row)
-                for row in tx.execute(
-                    "SELECT l.seq AS cursor, l.*, r.seq AS request_seq FROM ledger l"
-                    " LEFT JOIN requests r ON r.id = l.request_id"
-                    f" WHERE {where} AND l.seq < ? ORDER BY l.seq DESC LIMIT ?",
-                    (*args, before, limit + 1),
-                )
-            ]
+        rows, total = self._newest(
+            "ledger l LEFT JOIN requests r ON r.id = l.request_id",
+            "l.*, r.seq AS request_seq",
+            "l.seq",
+            (where, args),
+            before,
+            limit,
+            counted="ledger l",
+        )
         for row in rows:
             row["details"] = loads(row["details"])
         return _page(rows, limit, total)
