@@ -93,8 +93,7 @@ class RequestRecord:
 
     @classmethod
     def from_dict(cls, row: Mapping[str, Any]) -> RequestRecord:
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in row.items() if k in known}
+        values = {k: v for k, v in row.items() if k in _REQUEST_NAMES}
         values["errors"] = list(values.get("errors") or [])
         values["headers"] = dict(values.get("headers") or {})
         values["query"] = values.get("query") or ""
@@ -141,12 +140,13 @@ class Observation:
 
     @classmethod
     def from_dict(cls, row: Mapping[str, Any]) -> Observation:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in row.items() if k in known})
+        return cls(**{k: v for k, v in row.items() if k in _OBSERVATION_NAMES})
 
 
 _REQUEST_FIELDS = tuple(f.name for f in fields(RequestRecord))
 _OBSERVATION_FIELDS = tuple(f.name for f in fields(Observation))
+_REQUEST_NAMES = frozenset(_REQUEST_FIELDS)
+_OBSERVATION_NAMES = frozenset(_OBSERVATION_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)

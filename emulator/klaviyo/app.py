@@ -140,7 +140,7 @@ def _text(raw: bytes | None) -> str | None:
 
 def _observed(request: Request, body: Any, outcomes: dict[str, Done], operation: str) -> list[Observation]:
     """What the body carried, each part with what the handler did with it."""
-    found = observe(request.method, request.url.path, body, operation_id=operation)
+    found = observe(request.method, request.scope["path"], body, operation_id=operation)
     for seen in found:
         done = outcomes.get(seen.pointer)
         if done is not None:
@@ -152,7 +152,7 @@ def _observed(request: Request, body: Any, outcomes: dict[str, Done], operation:
 def _rejected(request: Request, read: list[Any], error: KlaviyoError) -> list[Observation]:
     if not read:
         return []
-    found = observe(request.method, request.url.path, read[0])
+    found = observe(request.method, request.scope["path"], read[0])
     for seen in found:
         seen.outcome, seen.reason = "rejected", error.problems[0].detail if error.problems else error.title
     return found
@@ -167,8 +167,8 @@ def _record(
         "account": None,
         "masked_key": None,
         "method": request.method,
-        "path": request.url.path,
-        "query": request.url.query,
+        "path": request.scope["path"],
+        "query": request.scope["query_string"].decode("latin-1"),
         "operation": operation,
         "request_body": _text(raw),
         "headers": kept_headers(request.headers),
@@ -206,7 +206,6 @@ async def _handle(emulator: Emulator, request: Request, operation: spec.Operatio
             return _finish(emulator, record, started, fault_response(decision.status, headers))
         parsed_query = query.parse(operation, request.query_params.multi_items())
         body = _parse_body(operation, request, raw, read) if request.method in ("POST", "PATCH") else None
-        base = str(request.base_url).rstrip("/")
         with emulator.store.serving() as tx:
             ctx = Context(
                 tx,
@@ -217,8 +216,7 @@ async def _handle(emulator: Emulator, request: Request, operation: spec.Operatio
                 body,
                 now,
                 record["id"],
-                base,
-                str(request.url),
+                request,
                 opt_in=emulator.opt_in,
             )
             reply = HANDLERS[operation.operation_id](ctx)

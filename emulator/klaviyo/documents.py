@@ -13,6 +13,8 @@ import math
 import re
 from typing import Any
 
+import orjson
+
 from contracts import Violation
 
 from .errors import InvalidInput, Problem
@@ -22,6 +24,7 @@ from .errors import InvalidInput, Problem
 #: documented, while keeping every walk over a body shallow. An emulator choice, not a Klaviyo figure.
 MAX_NESTING = 64
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
 
 
 class _Unreadable(ValueError):
@@ -88,7 +91,23 @@ def _shape_problem(document: Any) -> Problem | None:
 
 
 def read(raw: bytes) -> Any:
-    """The JSON document in a request body; InvalidInput (pointer ``/``) when it is not one the emulator holds."""
+    """The JSON document in a request body; InvalidInput (pointer ``/``) when it is not one the emulator holds.
+
+    orjson reads the common body several times faster; whatever it refuses, and any body with an integer it
+    would turn into a float (19 digits or more), is read by ``json`` with the checks above, which also word the
+    error."""
+    if _LONG_DIGITS.search(raw) is None:
+        try:
+            document = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass  # read again below, for the error's wording
+        else:
+            # orjson refuses lone surrogates itself; only nesting is left to check.
+            if raw.count(b"{") + raw.count(b"[") >= MAX_NESTING:
+                problem = _shape_problem(document)
+                if problem is not None:
+                    raise InvalidInput(problem)
+            return document
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -17,6 +17,7 @@ from . import filters, ids, profiles, resources
 from .errors import InvalidInput, NotFound, Problem
 from .query import links as query_links
 from .query import page
+from .store import Row
 from .types import Context, Reply
 
 MAX_PROPERTIES = 400
@@ -117,15 +118,30 @@ def check_event(attributes: dict[str, Any], now: float, pointer: str) -> tuple[i
     return moment, problems
 
 
-def record(
-    ctx: Context, attributes: dict[str, Any], profile_row: sqlite3.Row, moment: int, pointer: str
-) -> bool:
+def record(ctx: Context, attributes: dict[str, Any], profile_row: Row, moment: int, pointer: str) -> bool:
     """Store one event (its attributes at ``pointer`` in the body) unless it is a duplicate; True when stored."""
     metric = metric_for(ctx, attributes["metric"]["data"]["attributes"]["name"])
     unique_id = attributes.get("unique_id")
     key = f"u:{unique_id}" if unique_id is not None else f"t:{moment}"
-    duplicate = ctx.tx.duplicate_event(ctx.account, profile_row["id"], metric["id"], key)
-    if duplicate is not None:
+    event_id = ids.ulid(ctx.now)
+    stored = ctx.tx.insert_event(
+        ctx.account,
+        event_id,
+        uuid=str(uuid.uuid4()),
+        metric_id=metric["id"],
+        profile_id=profile_row["id"],
+        timestamp=moment,
+        properties=attributes.get("properties") or {},
+        value=None if attributes.get("value") is None else float(attributes["value"]),
+        value_currency=attributes.get("value_currency"),
+        unique_id=unique_id,
+        dedupe_key=key,
+        request_id=ctx.request_id,
+        received=ctx.now,
+    )
+    if not stored:  # the account has this event already: Klaviyo accepts it and keeps the first
+        duplicate = ctx.tx.duplicate_event(ctx.account, profile_row["id"], metric["id"], key)
+        assert duplicate is not None
         why = (
             f"unique_id {unique_id!r}"
             if unique_id is not None
@@ -148,28 +164,12 @@ def record(
             f"same profile, metric and {why} as event {duplicate['id']}",
         )
         return False
-    event_id = ids.ulid(ctx.now)
-    ctx.tx.insert_event(
-        ctx.account,
-        event_id,
-        uuid=str(uuid.uuid4()),
-        metric_id=metric["id"],
-        profile_id=profile_row["id"],
-        timestamp=moment,
-        properties=attributes.get("properties") or {},
-        value=None if attributes.get("value") is None else float(attributes["value"]),
-        value_currency=attributes.get("value_currency"),
-        unique_id=unique_id,
-        dedupe_key=key,
-        request_id=ctx.request_id,
-        received=ctx.now,
-    )
     ctx.tx.bump_last_event_date(ctx.account, profile_row["id"], moment)
     ctx.done(pointer, "stored", profile_row["id"], event_id)
     return True
 
 
-def event_profile(ctx: Context, profile: dict[str, Any], pointer: str) -> sqlite3.Row:
+def event_profile(ctx: Context, profile: dict[str, Any], pointer: str) -> Row:
     """Create or update the profile an event names (events carry profile attributes, as Klaviyo allows)."""
     attributes = dict(profile.get("attributes") or {})
     # Create Event carries the profile's meta inside its attributes, a bulk job's profile beside them (§1, §2).

@@ -21,7 +21,7 @@ from contracts.traffic import Outcome
 from . import filters, ids, lists, resources
 from .errors import DuplicateProfile, InvalidInput, NotFound, Problem
 from .query import page
-from .store import Tx, dumps
+from .store import Row, Tx, dumps, read_doc
 from .types import Context, Reply
 
 IDENTIFIERS = ("email", "phone_number", "external_id", "anonymous_id", "_kx")
@@ -98,13 +98,15 @@ def resolve(tx: Tx, account: str, profile_id: str | None, attributes: dict[str, 
     the first identifier that matches (email, phone, anonymous id) decides. *(Klaviyo documents that a match on
     one identifier updates the others; which identifier wins when two profiles are named is not documented.)*
     """
-    holders: dict[str, tuple[Any, sqlite3.Row]] = {}
-    for name in ("external_id", "email", "phone_number", "anonymous_id", "_kx"):
-        value = attributes.get(name)
-        if value is not None:
-            row = tx.profile_holding(account, name, value)
-            if row is not None:
-                holders[name] = (value, row)
+    sent = {
+        name: attributes[name]
+        for name in ("external_id", "email", "phone_number", "anonymous_id", "_kx")
+        if attributes.get(name) is not None
+    }
+    held = tx.profiles_holding(account, sent)
+    holders: dict[str, tuple[Any, sqlite3.Row]] = {
+        name: (sent[name], held[name]) for name in sent if name in held
+    }
     chosen: sqlite3.Row | None = None
     by: str | None = None
     if profile_id is not None:
@@ -126,7 +128,7 @@ def resolve(tx: Tx, account: str, profile_id: str | None, attributes: dict[str, 
 
 def merge(doc: dict[str, Any], attributes: dict[str, Any], meta: dict[str, Any] | None) -> dict[str, Any]:
     """Apply attributes and patch operations to a stored profile document."""
-    doc = json.loads(dumps(doc))
+    doc = read_doc(dumps(doc))  # a copy: the caller compares before and after, and the body is not touched
     for name, value in attributes.items():
         if name == "properties":
             props = doc.setdefault("properties", {})
@@ -169,16 +171,12 @@ def merge(doc: dict[str, Any], attributes: dict[str, Any], meta: dict[str, Any] 
     return doc
 
 
-def save(ctx: Context, profile_id: str | None, doc: dict[str, Any]) -> sqlite3.Row:
-    """Insert or update one profile row; returns the row as stored."""
+def save(ctx: Context, profile_id: str | None, doc: dict[str, Any], previous: Row | None = None) -> Row:
+    """Insert or update one profile row (``previous``: the row before, if the caller read it); returns the row
+    as stored."""
     if profile_id is None:
-        profile_id = ids.ulid(ctx.now)
-        ctx.tx.insert_profile(ctx.account, profile_id, doc, ctx.now)
-    else:
-        ctx.tx.update_profile(ctx.account, profile_id, doc, ctx.now)
-    row = ctx.tx.profile(ctx.account, profile_id)
-    assert row is not None
-    return row
+        return ctx.tx.insert_profile(ctx.account, ids.ulid(ctx.now), doc, ctx.now)
+    return ctx.tx.update_profile(ctx.account, profile_id, doc, ctx.now, previous)
 
 
 def _conflict(conflicts: list[tuple[str, Any, str]], pointer: str) -> DuplicateProfile:
@@ -199,7 +197,7 @@ def upsert(
     meta: dict[str, Any] | None,
     block: str,
     strict: bool,
-) -> tuple[sqlite3.Row, bool]:
+) -> tuple[Row, bool]:
     """Find or create the profile the identifiers name and merge the attributes in; (row, created).
 
     ``block`` is the pointer of the profile's ``data`` in the body, where the outcome is recorded. ``strict``
@@ -214,9 +212,9 @@ def upsert(
     if match.row is None:
         row, created = save(ctx, None, merge({}, kept, meta)), True
     else:
-        before = json.loads(match.row["doc"])
+        before = read_doc(match.row["doc"])
         after = merge(before, kept, meta)
-        row, created, changed = save(ctx, match.row["id"], after), False, after != before
+        row, created, changed = save(ctx, match.row["id"], after, match.row), False, after != before
     for name, value, other in match.conflicts:  # noted once the profile that got the request is known
         ctx.note(
             "identifier_conflict",
@@ -240,7 +238,7 @@ def upsert(
     return row, created
 
 
-def _profile_body(ctx: Context, row: sqlite3.Row) -> dict[str, Any]:
+def _profile_body(ctx: Context, row: Row) -> dict[str, Any]:
     return {
         "data": resources.profile(
             row, ctx.base, ctx.query.fields.get("profile"), ctx.query.additional.get("profile")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .store import Row
 
 PROFILE_ATTRIBUTES = (
     "email",
@@ -58,7 +61,7 @@ def sparse(attributes: dict[str, Any], wanted: list[str] | None) -> dict[str, An
 
 
 def profile(
-    row: sqlite3.Row, base: str, fields: list[str] | None = None, additional: list[str] | None = None
+    row: Row, base: str, fields: list[str] | None = None, additional: list[str] | None = None
 ) -> dict[str, Any]:
     doc = json.loads(row["doc"])
     attributes: dict[str, Any] = {name: doc.get(name) for name in PROFILE_ATTRIBUTES}

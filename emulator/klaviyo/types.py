@@ -7,6 +7,7 @@ names it; the app joins the two into the request's observations. ``Context.note`
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,8 @@ from .query import Query
 from .spec import Operation
 
 if TYPE_CHECKING:  # the store imports this module
+    from starlette.requests import HTTPConnection
+
     from .store import Tx
 
 
@@ -68,11 +71,20 @@ class Context:
     body: Any
     now: float
     request_id: str
-    base: str  # scheme://host:port, for links
-    url: str  # the request URL, for links.self
+    origin: HTTPConnection  # the request, for its links: read only by a handler that makes some
     opt_in: str = "double_opt_in"  # the emulator's default opt-in process, for an account without its own
     notes: list[Note] = field(default_factory=list)
     outcomes: dict[str, Done] = field(default_factory=dict)  # by the observed part's JSON pointer
+
+    @functools.cached_property
+    def base(self) -> str:
+        """scheme://host:port, for links."""
+        return str(self.origin.base_url).rstrip("/")
+
+    @functools.cached_property
+    def url(self) -> str:
+        """The request URL, for links.self."""
+        return str(self.origin.url)
 
     def note(self, kind: str, reason: str, subject: str | None = None, **details: Any) -> None:
         self.notes.append(Note(kind, reason, subject, details))

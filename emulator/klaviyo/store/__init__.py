@@ -24,11 +24,11 @@ from typing import Any
 from contracts.traffic import Observation, RequestRecord
 
 from ..types import LedgerEntry, Note
-from ._database import Database, account_id, display_key, dumps, mask
+from ._database import Database, account_id, display_key, dumps, mask, read_doc
 from ._inspect import REQUEST_FILTERS, Inspection, Member, Page, loads, profile_name
 from ._schema import ACCOUNT_TABLES
 from ._series import STATUS_CLASSES, Series
-from ._tx import Tx
+from ._tx import Row, Tx
 
 __all__ = [
     "ACCOUNT_TABLES",
@@ -37,6 +37,7 @@ __all__ = [
     "LedgerEntry",
     "Member",
     "Page",
+    "Row",
     "Store",
     "Tx",
     "account_id",
@@ -45,6 +46,7 @@ __all__ = [
     "loads",
     "mask",
     "profile_name",
+    "read_doc",
 ]
 
 

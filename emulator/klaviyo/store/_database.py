@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -54,6 +55,18 @@ def display_key(api_key: str) -> str:
     back = min(4, shown)
     front = min(3, shown - back)
     return f"{api_key[:front]}…{api_key[len(api_key) - back :] if back else ''}"
+
+
+#: An integer of 19 digits or more: orjson reads one past 64 bits as a float, so such a text is read by ``json``.
+_LONG_INTEGER = re.compile(r"[0-9]{19}")
+
+
+def read_doc(text: str) -> Any:
+    """Stored JSON (``dumps``) back as the values that were stored: orjson for the common text, the standard
+    library where orjson would differ (an integer past 64 bits)."""
+    if _LONG_INTEGER.search(text) is None:
+        return orjson.loads(text)
+    return json.loads(text)
 
 
 def dumps(value: Any) -> str:

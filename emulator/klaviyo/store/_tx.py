@@ -24,6 +24,24 @@ _IDENTIFIER_COLUMNS = {
     "anonymous_id": "anonymous_id",
     "_kx": "kx",
 }
+#: A stored row as the handlers read it, by column name: as SQLite returned it, or as the store just wrote it.
+Row = sqlite3.Row | dict[str, Any]
+#: The profile columns ``insert_profile`` writes, in order; and every profile column.
+_PROFILE_WRITTEN = (
+    "account",
+    "id",
+    "email",
+    "phone_number",
+    "external_id",
+    "anonymous_id",
+    "kx",
+    "doc",
+    "created",
+    "updated",
+)
+_PROFILE_COLUMNS = (*_PROFILE_WRITTEN, "last_event_date")
+#: The identifiers with an index of their own (schema): looked up together in one statement.
+_INDEXED = frozenset({"email", "phone_number", "external_id"})
 
 
 def _text(value: Any) -> str | None:
@@ -56,6 +74,31 @@ class Tx:
             f"SELECT * FROM profiles WHERE account = ? AND {column} = ? ORDER BY created", (account, value)
         )
 
+    def profiles_holding(self, account: str, identifiers: dict[str, Any]) -> dict[str, sqlite3.Row]:
+        """For each identifier given (name -> value, as ``profile_holding`` takes them), the first created profile
+        that holds it, if any: the indexed ones (email, phone, external id) in one statement."""
+        indexed = {
+            name: value
+            for name, value in identifiers.items()
+            if name in _INDEXED and isinstance(value, str)  # SQL compares a number to text as text
+        }
+        found: dict[str, sqlite3.Row] = {}
+        if indexed:
+            terms = " OR ".join(f"(account = ? AND {_IDENTIFIER_COLUMNS[name]} = ?)" for name in indexed)
+            args = [item for value in indexed.values() for item in (account, value)]
+            rows = self._all(f"SELECT * FROM profiles WHERE {terms} ORDER BY created, rowid", args)
+            for name, value in indexed.items():
+                column = _IDENTIFIER_COLUMNS[name]
+                row = next((row for row in rows if row[column] == value), None)
+                if row is not None:
+                    found[name] = row
+        for name, value in identifiers.items():
+            if name not in indexed:
+                row = self.profile_holding(account, name, value)
+                if row is not None:
+                    found[name] = row
+        return found
+
     def other_profile_holding(self, account: str, identifier: str, value: Any, profile_id: str) -> str | None:
         """The id of a profile other than ``profile_id`` whose ``identifier`` is ``value``, if any."""
         column = _IDENTIFIER_COLUMNS[identifier]
@@ -65,21 +108,37 @@ class Tx:
         )
         return None if row is None else str(row["id"])
 
-    def insert_profile(self, account: str, profile_id: str, doc: dict[str, Any], now: float) -> None:
-        """A new profile; its identifier columns are taken from ``doc``."""
+    def insert_profile(self, account: str, profile_id: str, doc: dict[str, Any], now: float) -> Row:
+        """A new profile; its identifier columns are taken from ``doc``. Returns the row as stored."""
+        values = (account, profile_id, *self._identifiers(doc), dumps(doc), now, now)
+        row = dict(zip(_PROFILE_WRITTEN, values, strict=True))
         self._conn.execute(
             "INSERT INTO profiles (account, id, email, phone_number, external_id, anonymous_id, kx, doc, created,"
             " updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (account, profile_id, *self._identifiers(doc), dumps(doc), now, now),
+            values,
         )
+        row["last_event_date"] = None
+        return row
 
-    def update_profile(self, account: str, profile_id: str, doc: dict[str, Any], now: float) -> None:
-        """Replace a profile's document (and the identifier columns taken from it); ``updated`` becomes ``now``."""
+    def update_profile(
+        self, account: str, profile_id: str, doc: dict[str, Any], now: float, previous: Row | None = None
+    ) -> Row:
+        """Replace a profile's document (and the identifier columns taken from it); ``updated`` becomes ``now``.
+        Returns the row as stored: ``previous`` (the row before, when the caller has it) saves reading it back."""
+        text = dumps(doc)
+        identifiers = self._identifiers(doc)
         self._conn.execute(
             "UPDATE profiles SET email = ?, phone_number = ?, external_id = ?, anonymous_id = ?, kx = ?, doc = ?,"
             " updated = ? WHERE account = ? AND id = ?",
-            (*self._identifiers(doc), dumps(doc), now, account, profile_id),
+            (*identifiers, text, now, account, profile_id),
         )
+        if previous is None or previous["id"] != profile_id:
+            stored = self.profile(account, profile_id)
+            assert stored is not None
+            return stored
+        row = {name: previous[name] for name in _PROFILE_COLUMNS}
+        row.update(zip(_PROFILE_WRITTEN[2:8], (*identifiers, text), strict=True), updated=now)
+        return row
 
     @staticmethod
     def _identifiers(doc: dict[str, Any]) -> list[Any]:
@@ -150,11 +209,14 @@ class Tx:
         dedupe_key: str,
         request_id: str,
         received: float,
-    ) -> None:
-        self._conn.execute(
+    ) -> bool:
+        """Store an event unless the account holds one with the same profile, metric and dedupe key (then
+        nothing is written: ``duplicate_event`` names it); True when stored."""
+        cursor = self._conn.execute(
             "INSERT INTO events (account, id, uuid, metric_id, profile_id, timestamp, properties, value,"
             " value_currency, unique_id, dedupe_key, request_id, received)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (account, profile_id, metric_id, dedupe_key) DO NOTHING",
             (
                 account,
                 event_id,
@@ -171,6 +233,7 @@ class Tx:
                 received,
             ),
         )
+        return cursor.rowcount == 1
 
     def event(self, account: str, event_id: str) -> sqlite3.Row | None:
         return self._one("SELECT * FROM events WHERE account = ? AND id = ?", (account, event_id))
@@ -331,16 +394,28 @@ class Tx:
         self, record: RequestRecord, observations: Sequence[Observation] = (), notes: Sequence[Note] = ()
     ) -> None:
         """The request's line in the log, its ledger lines and its observations (``Store.log``)."""
-        row = record.to_dict()
-        row["errors"] = dumps(row["errors"]) if row["errors"] else None
-        row["headers"] = dumps(row["headers"]) if row["headers"] else None
-        del row["seq"]
+        r = record
         self._conn.execute(
             "INSERT INTO requests (id, account, masked_key, method, path, query, operation, status, duration_ms,"
-            " request_body, response_body, errors, fault, received, headers) VALUES (:id, :account, :masked_key,"
-            " :method, :path, :query, :operation, :status, :duration_ms, :request_body, :response_body, :errors,"
-            " :fault, :received, :headers)",
-            row,
+            " request_body, response_body, errors, fault, received, headers)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                r.id,
+                r.account,
+                r.masked_key,
+                r.method,
+                r.path,
+                r.query,
+                r.operation,
+                r.status,
+                r.duration_ms,
+                r.request_body,
+                r.response_body,
+                dumps(r.errors) if r.errors else None,
+                r.fault,
+                r.received,
+                dumps(r.headers) if r.headers else None,
+            ),
         )
         if notes:
             self._conn.executemany(

@@ -1,0 +1,171 @@
+"""The hot path's shortcuts give exactly what the long way gives (issue 14).
+
+Reading a body with orjson, writing a profile without reading it back, looking every identifier up in one
+statement and deduplicating by the insert's own conflict: each is checked here against the way it replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from emulator.klaviyo import documents
+from emulator.klaviyo.errors import InvalidInput
+from emulator.klaviyo.store import Store, dumps, read_doc
+
+ACCOUNT = "acct"
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _long_way(raw: bytes) -> Any:
+    """What ``documents.read`` returned before orjson: the standard library, numbers kept as written."""
+    return json.loads(raw.decode("utf-8"), parse_int=int, parse_float=float)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, and of the same types all the way down (1 and 1.0 compare equal but are not the same value)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    return bool(a == b)
+
+
+@given(json_values)
+def test_a_body_reads_as_the_standard_library_reads_it(value: Any) -> None:
+    raw = json.dumps({"data": value}, ensure_ascii=False).encode()
+    assert _same(documents.read(raw), _long_way(raw))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"n": 123456789012345678901234567890}',  # orjson would make a float of it
+        b'{"n": -9223372036854775809}',
+        b'{"n": 18446744073709551615}',
+        b'{"n": 0.12345678901234567890123}',
+    ],
+)
+def test_integers_past_64_bits_stay_integers(raw: bytes) -> None:
+    assert _same(documents.read(raw), _long_way(raw))
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        (b'{"a": "\\ud800"}', "lone UTF-16 surrogate"),
+        (b"[" * 70 + b"]" * 70, "more than 64 levels deep"),
+        (b'{"a": 1e999}', "out of range"),
+        (b"\xef\xbb\xbf{}", "Malformed JSON"),
+        (b'{"a": \xff}', "not UTF-8"),
+    ],
+)
+def test_what_orjson_refuses_or_lets_through_is_still_refused_with_its_reason(raw: bytes, says: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        documents.read(raw)
+    assert says in refused.value.problems[0].detail
+
+
+@given(json_values)
+def test_a_stored_document_reads_back_as_it_was_stored(value: Any) -> None:
+    assert _same(read_doc(dumps({"doc": value})), {"doc": value})
+
+
+def _stored(store: Store, profile_id: str) -> dict[str, Any]:
+    with store.writing() as tx:
+        row = tx.profile(ACCOUNT, profile_id)
+        assert row is not None
+        return dict(row)
+
+
+def test_a_profile_written_is_returned_as_the_row_stored() -> None:
+    store = Store()
+    with store.writing() as tx:
+        inserted = tx.insert_profile(ACCOUNT, "p1", {"email": "a@example.com", "external_id": "m1"}, 10.0)
+    assert inserted == _stored(store, "p1")
+    with store.writing() as tx:
+        tx.bump_last_event_date(ACCOUNT, "p1", 99)
+        before = tx.profile(ACCOUNT, "p1")
+        updated = tx.update_profile(
+            ACCOUNT, "p1", {"email": "b@example.com", "phone_number": "+15005550006"}, 20.0, before
+        )
+    assert updated == _stored(store, "p1")
+    assert updated["last_event_date"] == 99 and updated["email"] == "b@example.com"
+
+
+def test_a_profile_updated_with_another_profiles_row_is_read_back() -> None:
+    store = Store()
+    with store.writing() as tx:
+        other = tx.insert_profile(ACCOUNT, "p0", {"email": "z@example.com"}, 5.0)
+        tx.insert_profile(ACCOUNT, "p1", {"email": "a@example.com"}, 10.0)
+        updated = tx.update_profile(ACCOUNT, "p1", {"email": "c@example.com"}, 20.0, other)
+    assert dict(updated) == _stored(store, "p1")
+
+
+def test_one_statement_finds_what_one_look_up_per_identifier_finds() -> None:
+    store = Store()
+    with store.writing() as tx:
+        tx.insert_profile(ACCOUNT, "p1", {"email": "a@example.com"}, 1.0)
+        tx.insert_profile(ACCOUNT, "p2", {"external_id": "m2", "phone_number": "+15005550006"}, 2.0)
+        tx.insert_profile(
+            ACCOUNT, "p3", {"email": "a@example.com", "anonymous_id": "anon"}, 3.0
+        )  # later holder
+        tx.insert_profile("other", "q1", {"external_id": "m9"}, 0.5)  # another account's
+        sent = {
+            "external_id": "m9",
+            "email": "a@example.com",
+            "phone_number": "+15005550006",
+            "anonymous_id": "anon",
+        }
+        found = tx.profiles_holding(ACCOUNT, sent)
+        one_by_one = {name: tx.profile_holding(ACCOUNT, name, value) for name, value in sent.items()}
+    assert {name: row["id"] for name, row in found.items()} == {
+        name: row["id"] for name, row in one_by_one.items() if row is not None
+    }
+    assert {name: row["id"] for name, row in found.items()} == {
+        "email": "p1",
+        "phone_number": "p2",
+        "anonymous_id": "p3",
+    }
+
+
+def test_an_event_with_a_stored_events_key_is_not_written_and_says_so() -> None:
+    store = Store()
+    fields: dict[str, Any] = {
+        "uuid": "u",
+        "metric_id": "m",
+        "profile_id": "p",
+        "timestamp": 1,
+        "properties": {},
+        "value": None,
+        "value_currency": None,
+        "unique_id": "x",
+        "dedupe_key": "u:x",
+        "request_id": "r1",
+        "received": 1.0,
+    }
+    with store.writing() as tx:
+        assert tx.insert_event(ACCOUNT, "e1", **fields) is True
+        assert tx.insert_event(ACCOUNT, "e2", **{**fields, "request_id": "r2"}) is False
+        assert tx.insert_event("other", "e3", **fields) is True  # keys are per account
+        duplicate = tx.duplicate_event(ACCOUNT, "p", "m", "u:x")
+        assert duplicate is not None and duplicate["id"] == "e1" and duplicate["request_id"] == "r1"
+        assert tx.count_events(ACCOUNT) == 1
