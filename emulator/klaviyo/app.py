@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -23,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from contracts.traffic import Observation, RequestRecord, kept_headers, observe
 
-from . import consent, control, documents, events, imports, jobs, lists, profiles, query, revisions, spec
+from . import consent, control, documents, events, ids, imports, jobs, lists, profiles, query, revisions, spec
 from .errors import (
     InvalidInput,
     KlaviyoError,
@@ -163,7 +162,7 @@ def _record(
 ) -> dict[str, Any]:
     return {
         "seq": 0,
-        "id": str(uuid.uuid4()),
+        "id": ids.request_id(received),
         "account": None,
         "masked_key": None,
         "method": request.method,

@@ -18,6 +18,20 @@ def ulid(now: float | None = None) -> str:
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
+def request_id(now: float) -> str:
+    """A request's id in the log: a UUID laid out as version 7 (RFC 9562: 48 bits of milliseconds first, then
+    random bits), so ids made in turn sort in turn and the log's id index grows at its end, not everywhere."""
+    value = ((int(now * 1000) & _MILLIS) << 80) | int.from_bytes(os.urandom(10), "big")
+    value = (value & _CLEAR_VERSION_VARIANT) | _VERSION_7_VARIANT
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_MILLIS = (1 << 48) - 1
+_CLEAR_VERSION_VARIANT = ~((0xF << 76) | (0x3 << 62))
+_VERSION_7_VARIANT = (0x7 << 76) | (0x2 << 62)
+
+
 def metric_id() -> str:
     """A 6-character metric id, like Klaviyo's ``TxVpCr``."""
     return "".join(_ALNUM[b % len(_ALNUM)] for b in os.urandom(6))

@@ -7,6 +7,8 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .store import read_doc
+
 if TYPE_CHECKING:
     from .store import Row
 
@@ -156,7 +158,7 @@ def metric(row: sqlite3.Row, base: str, fields: list[str] | None = None) -> dict
 def event(row: sqlite3.Row, base: str, fields: list[str] | None = None) -> dict[str, Any]:
     attributes = {
         "timestamp": row["timestamp"],
-        "event_properties": json.loads(row["properties"]),
+        "event_properties": read_doc(row["properties"]),
         "datetime": stamp(row["timestamp"]),
         "uuid": row["uuid"],
     }

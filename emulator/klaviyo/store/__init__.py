@@ -8,7 +8,8 @@ rows carry the account id, and nothing reads across accounts.
 
 - ``_schema``: the tables. ``_database``: the connection, the lock and ``transaction()``.
 - ``_tx``: ``Tx``, one request's transaction as the API's handlers use it (``Store.writing()``): the profile,
-  metric, event and job statements they need, each a named method, and the request log's inserts.
+  metric, event and job statements they need, each a named method; ``_log``: the request log's inserts, which
+  ``Tx`` makes in the same transaction.
 - ``Store`` (here): accounts and their labels, the request log with its ledger and observations, reset, export
   and import.
 - ``_inspect``: reading what was received (request log, ledger, observations, the dashboard's pages).

@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS events (
     value REAL, value_currency TEXT, unique_id TEXT, dedupe_key TEXT NOT NULL, request_id TEXT,
     received REAL NOT NULL, UNIQUE (account, profile_id, metric_id, dedupe_key));
 CREATE INDEX IF NOT EXISTS events_id ON events (account, id);
+CREATE INDEX IF NOT EXISTS events_account ON events (account, seq);
 CREATE INDEX IF NOT EXISTS events_received ON events (account, received);
 CREATE TABLE IF NOT EXISTS jobs (
     account TEXT NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL, doc TEXT NOT NULL, created REAL NOT NULL,

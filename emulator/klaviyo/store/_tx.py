@@ -11,10 +11,8 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from contracts.traffic import Observation, RequestRecord
-
-from ..types import Note
 from ._database import dumps
+from ._log import RequestLog
 
 #: A profile identifier (as the API names it) and the column that holds it.
 _IDENTIFIER_COLUMNS = {
@@ -48,7 +46,7 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-class Tx:
+class Tx(RequestLog):
     """An open transaction (``Store.writing()``); committed when its block exits cleanly, rolled back if not."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -127,12 +125,21 @@ class Tx:
         Returns the row as stored: ``previous`` (the row before, when the caller has it) saves reading it back."""
         text = dumps(doc)
         identifiers = self._identifiers(doc)
-        self._conn.execute(
-            "UPDATE profiles SET email = ?, phone_number = ?, external_id = ?, anonymous_id = ?, kx = ?, doc = ?,"
-            " updated = ? WHERE account = ? AND id = ?",
-            (*identifiers, text, now, account, profile_id),
-        )
-        if previous is None or previous["id"] != profile_id:
+        if previous is not None and previous["id"] != profile_id:
+            previous = None
+        if previous is not None and [previous[c] for c in _PROFILE_WRITTEN[2:7]] == identifiers:
+            # The identifiers are as they were: their indexes need not be touched.
+            self._conn.execute(
+                "UPDATE profiles SET doc = ?, updated = ? WHERE account = ? AND id = ?",
+                (text, now, account, profile_id),
+            )
+        else:
+            self._conn.execute(
+                "UPDATE profiles SET email = ?, phone_number = ?, external_id = ?, anonymous_id = ?, kx = ?,"
+                " doc = ?, updated = ? WHERE account = ? AND id = ?",
+                (*identifiers, text, now, account, profile_id),
+            )
+        if previous is None:
             stored = self.profile(account, profile_id)
             assert stored is not None
             return stored
@@ -387,71 +394,3 @@ class Tx:
             " ON CONFLICT (account) DO UPDATE SET opt_in_process = excluded.opt_in_process",
             (account, opt_in_process),
         )
-
-    # -- the request log ----------------------------------------------------------------------------------
-
-    def log_request(
-        self, record: RequestRecord, observations: Sequence[Observation] = (), notes: Sequence[Note] = ()
-    ) -> None:
-        """The request's line in the log, its ledger lines and its observations (``Store.log``)."""
-        r = record
-        self._conn.execute(
-            "INSERT INTO requests (id, account, masked_key, method, path, query, operation, status, duration_ms,"
-            " request_body, response_body, errors, fault, received, headers)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                r.id,
-                r.account,
-                r.masked_key,
-                r.method,
-                r.path,
-                r.query,
-                r.operation,
-                r.status,
-                r.duration_ms,
-                r.request_body,
-                r.response_body,
-                dumps(r.errors) if r.errors else None,
-                r.fault,
-                r.received,
-                dumps(r.headers) if r.headers else None,
-            ),
-        )
-        if notes:
-            self._conn.executemany(
-                "INSERT INTO ledger (account, request_id, kind, reason, subject, details, at) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        record.account,
-                        record.id,
-                        n.kind,
-                        n.reason,
-                        n.subject,
-                        dumps(n.details),
-                        record.received,
-                    )
-                    for n in notes
-                ],
-            )
-        if observations and record.account is not None:
-            self._conn.executemany(
-                "INSERT INTO observations (account, request_id, idx, kind, member, email, phone_number,"
-                " profile_id, event_id, outcome, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        record.account,
-                        record.id,
-                        o.index,
-                        o.kind,
-                        o.member,
-                        _text(o.identifiers.get("email")),
-                        _text(o.identifiers.get("phone_number")),
-                        o.profile_id,
-                        o.event_id,
-                        o.outcome,
-                        dumps(o.to_dict() | {"request_id": record.id}),
-                    )
-                    for o in observations
-                ],
-            )
