@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
-from referencing import Registry, Resource
 
 from ._catalog import KIND_BY_METRIC, METRIC_BY_KIND
 from ._errors import MalformedPayload, UnknownSchema
 from ._klaviyo import KLAVIYO_REVISION, body_schema_file, request_body_endpoints
+
+if TYPE_CHECKING:  # the Python validator is imported when an instance first needs explaining
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
+    from referencing import Registry
 
 BASE = "https://trifft-klaviyo.invalid/schemas/"
 
@@ -53,8 +56,13 @@ class Schema:
         self.id = schema_id
         self.contents = contents
         self.title: str = contents.get("title", schema_id)
-        self._explainer = Draft202012Validator(contents, registry=_registry())
         self._fast = jsonschema_rs.validator_for(contents, registry=_rs_registry())
+
+    @functools.cached_property
+    def _explainer(self) -> Draft202012Validator:
+        from jsonschema import Draft202012Validator
+
+        return Draft202012Validator(self.contents, registry=_registry())
 
     def __repr__(self) -> str:
         return f"Schema({self.id!r})"
@@ -103,6 +111,8 @@ def _contents() -> dict[str, dict[str, Any]]:
 
 @cache
 def _registry() -> Registry[Any]:
+    from referencing import Registry, Resource
+
     return Registry[Any]().with_resources(
         (schema_id, Resource.from_contents(body)) for schema_id, body in _contents().items()
     )
@@ -180,6 +190,8 @@ def _pointer(parts: Any) -> str:
 
 
 def _violations(error: ValidationError) -> Iterator[Violation]:
+    from jsonschema.exceptions import best_match
+
     if error.validator in ("oneOf", "anyOf") and error.context:
         # Report from inside the branch the value was meant for: drop branches that failed on the value's own
         # type (e.g. the null branch of "X or null"), then take the deepest remaining error.

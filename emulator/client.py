@@ -6,6 +6,8 @@ server they do not share memory with. Errors are httpx's (``httpx.HTTPError``): 
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,3 +77,35 @@ class EmulatorClient:
 def fetch(base_url: str, api_key: str, transport: httpx.BaseTransport | None = None) -> Traffic:
     """The traffic one account sent to the emulator at ``base_url``."""
     return EmulatorClient(base_url, api_key, transport).traffic()
+
+
+class InProcessTransport(httpx.BaseTransport):
+    """A synchronous httpx transport into an ASGI app, for blocking clients and plain (non-async) tests.
+
+    httpx's own ASGITransport is async-only; this runs it on an event loop in a helper thread.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self._inner = httpx.ASGITransport(app)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="asgi-bridge", daemon=True)
+        self._thread.start()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+
+        async def call() -> httpx.Response:
+            response = await self._inner.handle_async_request(request)
+            content = await response.aread()
+            return httpx.Response(
+                response.status_code, headers=response.headers, content=content, request=request
+            )
+
+        return asyncio.run_coroutine_threadsafe(call(), self._loop).result()
+
+    def close(self) -> None:
+        if self._loop.is_closed():
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._loop.close()

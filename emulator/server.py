@@ -7,14 +7,12 @@ thread, for tests, the demo, replay and embedding; ``listen`` and ``serve`` serv
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 import time
 from types import TracebackType
-from typing import Any, Literal
+from typing import Literal
 
-import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
@@ -114,35 +112,3 @@ class RunningEmulator:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.stop()
-
-
-class InProcessTransport(httpx.BaseTransport):
-    """A synchronous httpx transport into an ASGI app, for blocking clients and plain (non-async) tests.
-
-    httpx's own ASGITransport is async-only; this runs it on an event loop in a helper thread.
-    """
-
-    def __init__(self, app: Any) -> None:
-        self._inner = httpx.ASGITransport(app)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="asgi-bridge", daemon=True)
-        self._thread.start()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-
-        async def call() -> httpx.Response:
-            response = await self._inner.handle_async_request(request)
-            content = await response.aread()
-            return httpx.Response(
-                response.status_code, headers=response.headers, content=content, request=request
-            )
-
-        return asyncio.run_coroutine_threadsafe(call(), self._loop).result()
-
-    def close(self) -> None:
-        if self._loop.is_closed():
-            return
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        self._loop.close()

@@ -18,9 +18,10 @@ from collections.abc import Iterator  # noqa: E402
 import httpx  # noqa: E402
 import pytest  # noqa: E402
 
+from emulator.client import InProcessTransport  # noqa: E402
 from emulator.klaviyo import Emulator  # noqa: E402
 from emulator.pytest_plugin import KlaviyoEmulator  # noqa: E402
-from emulator.server import InProcessTransport, RunningEmulator, create_app  # noqa: E402
+from emulator.server import RunningEmulator, create_app  # noqa: E402
 
 API_KEY = "pk_test_trifft_0001"
 HEADERS = {

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from contracts import event_schema
-from emulator.cli import _COMMANDS, _parser
+from emulator.cli import _COMMANDS, _command, _parser
 from emulator.trifft import dumps, generate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +66,7 @@ def test_each_subcommand_the_parser_offers_has_a_handler() -> None:
         == list(_COMMANDS)
         == ["generate", "demo", "emulator", "sync", "verify", "replay", "shrink", "proxy", "compare"]
     )
+    assert all(callable(_command(name)) for name in _COMMANDS)  # each imported when it runs
 
 
 # -- generate ------------------------------------------------------------------------------------------------------

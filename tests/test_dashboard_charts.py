@@ -11,10 +11,11 @@ import pytest
 from conftest import HEADERS
 
 import contracts
+from emulator.client import InProcessTransport
 from emulator.dashboard import _charts
 from emulator.klaviyo import Emulator
 from emulator.klaviyo.store import account_id
-from emulator.server import InProcessTransport, create_app
+from emulator.server import create_app
 
 KEY = "pk_test_charts_000000000001"
 OTHER_KEY = "pk_test_charts_000000000002"

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from emulator.client import InProcessTransport
 from emulator.klaviyo import Emulator
 from emulator.klaviyo.store import account_id
-from emulator.server import InProcessTransport, create_app
+from emulator.server import create_app
 from emulator.trifft import generate
 from sync.delivery import Syncer
 

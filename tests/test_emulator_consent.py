@@ -19,8 +19,8 @@ import pytest
 from _emulator_bodies import assert_jsonapi_error, first_error, list_body
 from conftest import API_KEY
 
+from emulator.client import InProcessTransport
 from emulator.klaviyo import Emulator, create_app
-from emulator.server import InProcessTransport
 
 SUBSCRIBE = "https://developers.klaviyo.com/en/reference/bulk_subscribe_profiles"
 DOUBLE_OPT_IN = "https://help.klaviyo.com/hc/en-us/articles/115005251108"

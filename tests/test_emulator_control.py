@@ -10,9 +10,10 @@ import httpx
 import pytest
 from conftest import API_KEY, HEADERS
 
+from emulator.client import InProcessTransport
 from emulator.klaviyo import Emulator, create_app
 from emulator.klaviyo.store import account_id, display_key, mask
-from emulator.server import InProcessTransport, RunningEmulator
+from emulator.server import RunningEmulator
 
 OTHER_KEY = "pk_other_account_0000000000000000042"
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from conftest import HEADERS
 
+from emulator.client import InProcessTransport
 from emulator.klaviyo import Emulator, Faults, create_app
-from emulator.server import InProcessTransport
 
 
 def event(n: int) -> dict[str, Any]:

@@ -19,8 +19,8 @@ from _emulator_bodies import assert_jsonapi_error, event_body, profile_attribute
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from emulator.client import InProcessTransport
 from emulator.klaviyo import Emulator, create_app, spec
-from emulator.server import InProcessTransport
 
 API_KEY = "pk_test_trifft_fuzz"
 HEADERS = {

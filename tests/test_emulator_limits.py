@@ -9,11 +9,11 @@ import httpx
 import pytest
 from conftest import API_KEY, HEADERS
 
+from emulator.client import InProcessTransport
 from emulator.klaviyo import Emulator, create_app, spec
 from emulator.klaviyo.errors import Throttled
 from emulator.klaviyo.limits import RateLimiter, parse_mode
 from emulator.klaviyo.store import account_id
-from emulator.server import InProcessTransport
 
 OTHER_KEY = "pk_other_account_0000000000000000042"
 MINUTE = 1_780_000_020.0  # a minute boundary: 29,666,667 whole minutes since the epoch

@@ -23,9 +23,9 @@ from _emulator_bodies import (
 )
 from conftest import HEADERS
 
+from emulator.client import InProcessTransport
 from emulator.klaviyo import Emulator, create_app, spec
 from emulator.klaviyo.support import NOT_EMULATED
-from emulator.server import InProcessTransport
 
 READS = [op for op in spec.operations() if op.method == "GET"]
 

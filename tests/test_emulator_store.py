@@ -17,9 +17,9 @@ import pytest
 from conftest import API_KEY, HEADERS
 from emulator_process import run_emulator, start_emulator
 
+from emulator.client import InProcessTransport
 from emulator.klaviyo import Emulator, Store, create_app
 from emulator.klaviyo.store import account_id, display_key, mask, profile_name
-from emulator.server import InProcessTransport
 
 OTHER_KEY = "pk_other_account_0000000000000000042"
 ARGUMENTS = ["--port", "0", "--rate-limits", "off"]

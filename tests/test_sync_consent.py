@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
+from emulator.client import InProcessTransport
 from emulator.klaviyo import Emulator, create_app
 from emulator.klaviyo.store import account_id
-from emulator.server import InProcessTransport
 from emulator.trifft import generate
 from sync import map_event
 from sync.delivery import Syncer

@@ -8,28 +8,34 @@ wrong, never a traceback; exit codes 0 ok, 1 violations or dead letters, 2 usage
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import cast
 
-from ._deliver import demo, generate, replay, sync
-from ._judge import compare, shrink, verify
 from ._parser import parser as _parser
-from ._serve import emulator, proxy
 
 __all__ = ["main"]
 
-_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "generate": generate,
-    "demo": demo,
-    "emulator": emulator,
-    "sync": sync,
-    "verify": verify,
-    "replay": replay,
-    "shrink": shrink,
-    "proxy": proxy,
-    "compare": compare,
+#: Each subcommand's module, imported when it runs: the emulator starts without the sync's HTTP client, and
+#: the sync without the emulator's web stack.
+_COMMANDS = {
+    "generate": "_deliver",
+    "demo": "_deliver",
+    "emulator": "_serve",
+    "sync": "_deliver",
+    "verify": "_judge",
+    "replay": "_deliver",
+    "shrink": "_judge",
+    "proxy": "_serve",
+    "compare": "_judge",
 }
+
+
+def _command(name: str) -> Callable[[argparse.Namespace], int]:
+    module = importlib.import_module(f"{__name__}.{_COMMANDS[name]}")
+    return cast(Callable[[argparse.Namespace], int], getattr(module, name))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,4 +52,4 @@ def _main(argv: Sequence[str] | None = None) -> int:
         grammar.print_help(sys.stderr)  # a bare command gets the whole map, not just "arguments are required"
         return 2
     args = grammar.parse_args(argv)
-    return _COMMANDS[args.command](args)
+    return _command(args.command)(args)

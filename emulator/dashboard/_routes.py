@@ -30,17 +30,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources as package_files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from contracts.verifier import Report, verify
 from emulator.klaviyo import Emulator, Store
 from emulator.klaviyo.store import REQUEST_FILTERS, account_id, loads, profile_name
 
 from . import _charts, timeline
+
+if TYPE_CHECKING:  # the verifier is imported when a verdict is first asked for, not at start-up
+    from contracts.verifier import Report
 
 PAGE_SIZE = 50
 _MAX_INT = 2**63 - 1  # SQLite's largest integer: a bigger cursor would overflow its binding
@@ -151,6 +153,8 @@ class _Verdicts:
             if judged is None or (
                 judged.last_request != last_request and now - judged.at >= max(1.0, 10 * judged.took)
             ):
+                from contracts.verifier import verify
+
                 report = verify(self.store.traffic(account))
                 judged = _Judged(report, last_request, now, time.monotonic() - now)
                 self._judged[account] = judged
