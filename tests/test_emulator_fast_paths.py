@@ -15,9 +15,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contracts.traffic import Observation
 from emulator.klaviyo import documents, ids
 from emulator.klaviyo.errors import InvalidInput
 from emulator.klaviyo.store import Store, dumps, read_doc
+from emulator.klaviyo.store._log import observation_doc
 
 ACCOUNT = "acct"
 
@@ -188,3 +190,16 @@ def test_a_page_of_events_is_read_in_order_from_an_index_not_sorted_whole() -> N
         (statement,) = ran  # with its values in place
         plan = [row["detail"] for row in tx._conn.execute(f"EXPLAIN QUERY PLAN {statement}")]
     assert plan and not any("TEMP B-TREE" in step for step in plan), plan
+
+
+@pytest.mark.parametrize(
+    "properties",
+    [{"points": 5, "venue": "Rooftop", "ok": True, "none": None, "x": 1.5}, {"huge": 10**30}],
+)
+def test_an_observations_row_is_its_fields_in_order_with_its_request(properties: dict[str, Any]) -> None:
+    seen = Observation(
+        "event", "/data/attributes", index=1, member="m1", properties=properties, dropped=["email"]
+    )
+    doc = observation_doc(seen, "r-1")
+    assert doc == dumps(seen.to_dict())
+    assert json.loads(doc)["request_id"] == "r-1" and list(json.loads(doc)) == list(seen.to_dict())

@@ -1,5 +1,5 @@
-"""Group commit with ``--db``: requests that arrive together share one transaction, each under its own
-savepoint; each answer waits for the commit that holds its writes and its log line."""
+"""Group commit: requests that arrive together share one transaction, each under its own savepoint. With
+``--db`` each answer waits for the commit that holds its writes and its log line; in memory nothing waits."""
 
 from __future__ import annotations
 
@@ -120,3 +120,44 @@ def events_committed(path: Path) -> list[str]:
         return [row[0] for row in other.execute("SELECT unique_id FROM events")]
     finally:
         other.close()
+
+
+def test_in_memory_the_requests_of_a_turn_share_one_transaction_and_a_read_sees_what_was_answered() -> None:
+    store = Store()
+    ran: list[str] = []
+    store._conn.set_trace_callback(ran.append)
+
+    async def burst() -> list[str | None]:
+        with store.serving() as tx:
+            tx.insert_list(ACCOUNT, "kept", "Kept", "single_opt_in", 1.0)
+        with pytest.raises(NotFound), store.serving() as tx:
+            tx.insert_list(ACCOUNT, "undone", "Undone", "single_opt_in", 1.0)
+            raise NotFound("the handler refuses after writing")
+        with store.serving() as tx:
+            tx.insert_list(ACCOUNT, "kept too", "Kept too", "single_opt_in", 1.0)
+        await store.durable()  # nothing to wait for in memory: still the same turn, still one transaction
+        assert ran.count("BEGIN IMMEDIATE") == 1 and "COMMIT" not in ran
+        with store.writing() as tx:  # any other transaction starts from committed state
+            found = [tx.list_(ACCOUNT, name) for name in ("kept", "undone", "kept too")]
+        return [None if row is None else row["id"] for row in found]
+
+    assert asyncio.run(burst()) == ["kept", None, "kept too"]
+    assert ran.count("COMMIT") == 2  # the turn's shared transaction, then the read's own
+
+
+def test_in_memory_the_shared_transaction_is_committed_at_the_loops_next_turn() -> None:
+    store = Store()
+    ran: list[str] = []
+    store._conn.set_trace_callback(ran.append)
+
+    async def two_turns() -> None:
+        with store.serving() as tx:
+            tx.insert_list(ACCOUNT, "first", "First", "single_opt_in", 1.0)
+        await asyncio.sleep(0)  # the loop turns
+        assert ran.count("COMMIT") == 1
+        with store.serving() as tx:
+            tx.insert_list(ACCOUNT, "second", "Second", "single_opt_in", 1.0)
+        await asyncio.sleep(0)
+
+    asyncio.run(two_turns())
+    assert ran.count("BEGIN IMMEDIATE") == 2 and ran.count("COMMIT") == 2

@@ -5,7 +5,9 @@ returns. ``grouped()``, the API's requests on the event loop: with a file, group
 together share one transaction (and one fsync), each under its own SAVEPOINT, so a request that fails rolls back
 only its own writes; the transaction is committed on the loop's next turn (or sooner, by any ``transaction()``,
 which always starts from committed state), and ``durable()`` waits for that commit: a response sent after it
-survives a restart or a ``kill -9``. In memory, ``grouped()`` is ``transaction()`` and there is nothing to wait for.
+survives a restart or a ``kill -9``. In memory the requests of a turn share a transaction too (a COMMIT costs about
+14 µs without any disk), committed on the loop itself at its next turn; there is nothing to wait for, so
+``durable()`` returns at once.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -24,6 +27,8 @@ from typing import Any
 import orjson
 
 from ._schema import ADDED_COLUMNS, SCHEMA
+
+log = logging.getLogger("trifft_klaviyo.emulator")
 
 
 def account_id(api_key: str) -> str:
@@ -110,7 +115,7 @@ class Database:
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
-        self._group = bool(path)  # group commit: only where a commit costs an fsync
+        self._durable = bool(path)  # a commit that costs an fsync: made off the loop, and waited for
         self._batch: asyncio.Future[None] | None = None  # the open shared transaction, resolved at its COMMIT
         if path:
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -138,14 +143,14 @@ class Database:
     def grouped(self) -> Iterator[sqlite3.Connection]:
         """One request's writes in the shared transaction, under a SAVEPOINT: undone alone if the block raises.
 
-        Not durable when the block exits: ``await durable()`` before answering. Off the event loop, or in memory,
-        this is ``transaction()``.
+        Not durable when the block exits: ``await durable()`` before answering. Off the event loop this is
+        ``transaction()``.
         """
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        if not self._group or loop is None:
+        if loop is None:
             with self.transaction() as conn:
                 yield conn
             return
@@ -155,7 +160,10 @@ class Database:
                 self._batch = loop.create_future()
                 # The loop's next turn: the requests handled in this one (a burst) share the commit, made on a
                 # worker thread so that the loop parses and checks the next requests during its fsync.
-                loop.call_soon(loop.run_in_executor, None, self._commit_batch)
+                if self._durable:
+                    loop.call_soon(loop.run_in_executor, None, self._commit_batch)
+                else:
+                    loop.call_soon(self._commit_batch)
             self._conn.execute("SAVEPOINT request")
             try:
                 yield self._conn
@@ -168,7 +176,7 @@ class Database:
     async def durable(self) -> None:
         """Wait until every write made so far by ``grouped()`` is committed; raises if that commit failed."""
         batch = self._batch
-        if batch is not None:
+        if batch is not None and self._durable:
             await asyncio.shield(batch)
 
     def _commit_batch(self) -> None:
@@ -182,6 +190,10 @@ class Database:
             except sqlite3.Error as error:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
+                if not self._durable:  # nobody waits in memory: say it, at least
+                    log.error("the in-memory store could not commit the last requests' writes: %s", error)
+                    batch.cancel()
+                    return
                 _settle(batch, error)
                 return
             _settle(batch, None)
