@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from starlette.requests import Request
 
 from contracts.traffic import Observation
 from emulator.klaviyo import documents, ids
+from emulator.klaviyo.app import _path
 from emulator.klaviyo.errors import InvalidInput
 from emulator.klaviyo.store import Store, dumps, read_doc
 from emulator.klaviyo.store._log import observation_doc
@@ -203,3 +205,18 @@ def test_an_observations_row_is_its_fields_in_order_with_its_request(properties:
     doc = observation_doc(seen, "r-1")
     assert doc == dumps(seen.to_dict())
     assert json.loads(doc)["request_id"] == "r-1" and list(json.loads(doc)) == list(seen.to_dict())
+
+
+@pytest.mark.parametrize("path", ["/api/events", "/api/profiles/a?b#c\\d/", "/api/profiles/é/"])
+def test_the_logged_path_is_the_one_starlettes_url_gives(path: str) -> None:
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "query_string": b"",
+        "headers": [(b"host", b"klaviyo.test")],
+        "scheme": "http",
+        "server": ("klaviyo.test", 80),
+    }
+    request = Request(scope)
+    assert _path(request) == request.url.path

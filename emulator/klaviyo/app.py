@@ -137,9 +137,14 @@ def _text(raw: bytes | None) -> str | None:
     return raw[:_LOGGED_BODY].decode("utf-8", "replace")
 
 
+def _path(request: Request) -> str:
+    """``request.url.path`` without building the URL: the path with ``?``, ``#`` and ``\\`` escaped."""
+    return str(request.scope["path"]).replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+
+
 def _observed(request: Request, body: Any, outcomes: dict[str, Done], operation: str) -> list[Observation]:
     """What the body carried, each part with what the handler did with it."""
-    found = observe(request.method, request.scope["path"], body, operation_id=operation)
+    found = observe(request.method, _path(request), body, operation_id=operation)
     for seen in found:
         done = outcomes.get(seen.pointer)
         if done is not None:
@@ -151,7 +156,7 @@ def _observed(request: Request, body: Any, outcomes: dict[str, Done], operation:
 def _rejected(request: Request, read: list[Any], error: KlaviyoError) -> list[Observation]:
     if not read:
         return []
-    found = observe(request.method, request.scope["path"], read[0])
+    found = observe(request.method, _path(request), read[0])
     for seen in found:
         seen.outcome, seen.reason = "rejected", error.problems[0].detail if error.problems else error.title
     return found
@@ -166,8 +171,8 @@ def _record(
         "account": None,
         "masked_key": None,
         "method": request.method,
-        "path": request.scope["path"],
-        "query": request.scope["query_string"].decode("latin-1"),
+        "path": _path(request),
+        "query": request.scope["query_string"].decode("utf-8", "replace"),
         "operation": operation,
         "request_body": _text(raw),
         "headers": kept_headers(request.headers),
