@@ -4,9 +4,11 @@ Each member has a worker that sends its events in TRIFFT order; members never wa
 standard events go into Bulk Create Events jobs shared across members (``bulk.Packer``: up to 1,000 events, under
 5 MB, one group per member whose profile carries the refresh as of the run's last event). The Klaviyo ids Profile
 updated and referrals carry are looked up first, batched across members (``ids.Resolver``); a consent change ends
-its run, its subscription sent once the job is accepted. Sent one by one between runs: custom webhooks and a
-member's first Profile updated when Klaviyo does not know the member yet (a profile-import learns its id). A job
-Klaviyo refuses is retried event by event, so only the bad event is dead-lettered.
+its run, its (un)subscription sent once the job is accepted, in a job shared across members
+(``subscriptions.Batcher``: one change per member a job, a refused job retried change by change). Sent one by one
+between runs: custom webhooks and a member's first Profile updated when Klaviyo does not know the member yet (a
+profile-import learns its id). A job Klaviyo refuses is retried event by event, so only the bad event is
+dead-lettered.
 
 Waiting and giving up: a 429 with ``Retry-After`` waits that long and uses up no attempt (Klaviyo said when to
 come back; ``deadline`` bounds the whole run instead). 5xx, 408 and requests sent but never answered back off
@@ -31,7 +33,7 @@ import httpx
 
 import contracts
 
-from . import bulk, ids
+from . import bulk, ids, subscriptions
 from . import summary as stops
 from .errors import (
     DeadlineReached,
@@ -159,6 +161,7 @@ class Syncer:
                 self._send_job, functools.partial(self.limiter.ready, BULK), self.linger
             )
             self._resolver = ids.Resolver(self._look_up_many, self.linger)
+            self._consents = subscriptions.Batcher(self._send_changes, self.limiter.ready, self.linger)
             try:
                 # The deadline in real time as well: the checks in _request read the injected clock, and a
                 # limiter's pacing or a slow answer could outlast the deadline between two checks.
@@ -214,6 +217,7 @@ class Syncer:
                         run[-1], rejected.detail, {"method": "POST", "path": rejected.path}, rejected.body
                     )
                     continue
+                self.summary.events_sent += 1
                 self._done([run[-1]])
 
     async def _joins(self, work: _Work, run: list[_Work]) -> bool:
@@ -358,8 +362,9 @@ class Syncer:
         await self._request(BULK, "POST", "/api/event-bulk-create-jobs", body)
         self.summary.bulk_jobs += 1
         self.summary.refreshes += len(runs)
-        self.summary.events_sent += sum(len(run) for run in runs)
-        self._done([work for run in runs for work in run if not work.mapped.subscriptions])
+        finished = [work for run in runs for work in run if not work.mapped.subscriptions]
+        self.summary.events_sent += len(finished)  # a consent change's event counts once its consent is in
+        self._done(finished)
 
     async def _single(self, work: _Work) -> None:
         mapped = work.mapped
@@ -394,13 +399,13 @@ class Syncer:
         if mapped.kind in ("referral_code_provided", "referral_invited"):
             other = _other(work.pending.event)
             if other and self.outbox.klaviyo_id(other) is None:
-                await self._look_up(other)
+                await self._look_up_many([other])
             mapped = map_event(work.pending.event, self.outbox.klaviyo_id)
         await self._request("create_event", "POST", "/api/events", mapped.event_body())
-        self.summary.events_sent += 1
         self.summary.refreshes += 1
         for change in mapped.subscriptions:
             await self._subscribe(change)
+        self.summary.events_sent += 1
 
     async def _refresh(self, mapped: Mapped) -> None:
         """Profile-import the refresh and remember the Klaviyo id it answers with.
@@ -427,22 +432,16 @@ class Syncer:
         self.outbox.remember(mapped.member_id, response.json()["data"]["id"])
         self.summary.refreshes += 1
 
-    async def _look_up(self, member_id: str) -> None:
-        await self._look_up_many([member_id])
-
     async def _look_up_many(self, member_ids: list[str]) -> None:
         """One Get Profiles for up to 100 members; remembers the Klaviyo id of each one found."""
         response = await self._request("get_profiles", "GET", ids.look_up_path(member_ids), None)
-        wanted = set(member_ids)
-        found = {
-            external: profile["id"]
-            for profile in response.json().get("data") or []
-            if (external := (profile.get("attributes") or {}).get("external_id")) in wanted
-        }
-        if found:
+        if found := ids.found(response.json(), member_ids):
             self.outbox.remember_all(found)
 
     async def _subscribe(self, change: Subscription) -> None:
-        operation, path, body = change.job()
+        await (self._consents.deliver(change) if self.batch else self._send_changes([change]))
+
+    async def _send_changes(self, changes: list[Subscription]) -> None:
+        operation, path, body = subscriptions.job(changes)
         await self._request(operation, "POST", path, body)
-        self.summary.subscriptions += 1
+        self.summary.subscriptions += len(changes)
