@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -48,7 +47,7 @@ from .errors import (
 )
 from .limiter import Limiter
 from .mapping import Mapped, Subscription, map_event
-from .outbox import DeadLetter, Outbox, Pending, account_of
+from .outbox import DeadLetter, Outbox, Pending, account_of, encode
 from .summary import Summary
 
 _Stop = Exhausted | Unauthorized | Unreachable | DeadlineReached
@@ -250,9 +249,7 @@ class Syncer:
     ) -> httpx.Response:
         """One logical request, retried until it succeeds, is refused for good, attempts run out, or the run
         stops (unreachable, deadline)."""
-        content = (
-            None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        )
+        content = None if body is None else encode(body)
         headers = {} if body is None else {"Content-Type": "application/vnd.api+json"}
         headers.update(extra or {})
         failures = unconnected = 0

@@ -1,0 +1,38 @@
+"""The outbox hands out what it stored: events just added are not decoded again, but never differ from the table."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from emulator.trifft import generate
+from sync.outbox import Outbox, encode
+
+
+def test_pending_hands_out_the_stored_event_whether_or_not_this_add_wrote_it(tmp_path: Path) -> None:
+    path = str(tmp_path / "state.sqlite")
+    first, second, third = generate(3, seed=2, members=1)
+    outbox = Outbox(path)
+    outbox.add([first])
+    changed = copy.deepcopy(first)
+    changed["data"]["note"] = "sent again, different"
+    repeated = copy.deepcopy(second)
+    repeated["data"]["note"] = "the second of one event id in one input"
+    assert outbox.add([changed, second, repeated, third]) == 2
+
+    pending = [p.event for items in outbox.pending().values() for p in items]
+
+    assert pending == [first, second, third], "the stored ones: the first add's, and the first of a repeat"
+    assert pending[1] is second, "just added: handed out as given"
+    assert [p.event for items in Outbox(path).pending().values() for p in items] == pending
+
+
+def test_an_integer_past_64_bits_and_text_outside_ascii_survive_the_outbox(tmp_path: Path) -> None:
+    path = str(tmp_path / "state.sqlite")
+    event = next(iter(generate(1, seed=2, members=1)))
+    event["data"]["huge"] = 2**70
+    event["data"]["name"] = "Jürgen 🍺"
+    Outbox(path).add([event])
+    stored = [p.event for items in Outbox(path).pending().values() for p in items]
+    assert stored == [event] and stored[0]["data"]["huge"] == 2**70
+    assert encode({"n": 2**70, "s": "ü"}) == '{"n":1180591620717411303424,"s":"ü"}'.encode()
