@@ -47,7 +47,7 @@ from .errors import (
 )
 from .limiter import Limiter
 from .mapping import Mapped, Subscription, map_event
-from .outbox import DeadLetter, Outbox, Pending, account_of, encode
+from .outbox import DeadLetter, GroupCommit, Outbox, Pending, account_of, encode
 from .summary import Summary
 
 _Stop = Exhausted | Unauthorized | Unreachable | DeadlineReached
@@ -160,6 +160,7 @@ class Syncer:
                 self._send_job, functools.partial(self.limiter.ready, BULK), self.linger
             )
             self._resolver = ids.Resolver(self._look_up_many, self.linger)
+            self._marks = GroupCommit(self.outbox)
             self._consents = subscriptions.Batcher(self._send_changes, self.limiter.ready, self.linger)
             try:
                 # The deadline in real time as well: the checks in _request read the injected clock, and a
@@ -179,6 +180,7 @@ class Syncer:
                     raise
                 summary.stopped = f"the deadline of {self.deadline:g}s passed"
                 summary.stop = stops.DEADLINE
+            await self._marks.drain()  # the marks of events accepted before a stop, written before counting
         summary.pending = self.outbox.counts().get("pending", 0)
         summary.seconds = time.perf_counter() - started
         return summary
@@ -217,7 +219,7 @@ class Syncer:
                     )
                     continue
                 self.summary.events_sent += 1
-                self._done([run[-1]])
+                await self._done([run[-1]])
 
     async def _joins(self, work: _Work, run: list[_Work]) -> bool:
         """Whether ``work`` may join ``run`` in a bulk job, once the Klaviyo id its properties carry is looked up
@@ -335,8 +337,8 @@ class Syncer:
         ceiling = min(self.backoff_cap, self.backoff * 2.0 ** (attempt - 1))
         return ceiling / 2 + self._random.uniform(0, ceiling / 2)
 
-    def _done(self, works: list[_Work], status: str = "done") -> None:
-        self.outbox.finish([work.pending.event_id for work in works], status, 1)
+    async def _done(self, works: list[_Work], status: str = "done") -> None:
+        await self._marks.finish([work.pending.event_id for work in works], status)
         self._advance(len(works))
 
     def _dead(self, work: _Work, reason: str, request: Any, response: Any) -> None:
@@ -361,13 +363,13 @@ class Syncer:
         self.summary.refreshes += len(runs)
         finished = [work for run in runs for work in run if not work.mapped.subscriptions]
         self.summary.events_sent += len(finished)  # a consent change's event counts once its consent is in
-        self._done(finished)
+        await self._done(finished)
 
     async def _single(self, work: _Work) -> None:
         mapped = work.mapped
         if mapped.skipped:
             self.summary.skipped += 1
-            self._done([work], "skipped")
+            await self._done([work], "skipped")
             return
         if mapped.problems:
             self._dead(work, "; ".join(mapped.problems), None, None)
@@ -384,7 +386,7 @@ class Syncer:
                 work, rejected.detail, {"method": rejected.method, "path": rejected.path}, rejected.body
             )
             return
-        self._done([work])
+        await self._done([work])
 
     async def _standard(self, work: _Work) -> None:
         mapped = work.mapped

@@ -11,6 +11,7 @@ target unless asked to re-target.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import sqlite3
@@ -154,6 +155,14 @@ class Outbox:
                 [(status, attempts, outcome, event_id) for event_id in event_ids],
             )
 
+    def finish_all(self, marks: Sequence[tuple[str, str]], attempts: int) -> None:
+        """Mark events, each with its status, in one durable write."""
+        with self._transaction() as tx:
+            tx.executemany(
+                "UPDATE outbox SET status = ?, attempts = attempts + ?, outcome = NULL WHERE event_id = ?",
+                [(status, attempts, event_id) for event_id, status in marks],
+            )
+
     def dead(
         self, pending: Pending, reason: str, request: Any, response: Any, at: float, attempts: int
     ) -> None:
@@ -251,7 +260,57 @@ class Outbox:
                 self._unknown.clear()
         return kept
 
+    def status(self, event_id: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT status FROM outbox WHERE event_id = ?", (event_id,)).fetchone()
+        return None if row is None else str(row[0])
+
     def counts(self) -> dict[str, int]:
         with self._lock:
             rows = self._conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall()
         return {status: count for status, count in rows}
+
+
+class GroupCommit:
+    """The done marks of many members' workers, written together, one durable write at a time, off the event loop.
+
+    Each caller waits until the write holding its marks has committed, so nothing a member sends next goes out
+    before its mark is durable, exactly as with a write of its own. Marks made while a write is on its way (its
+    fsync in a thread, the other members' requests going on meanwhile) share the next write. A caller cancelled
+    while waiting leaves its marks to be written; ``drain`` returns once every mark handed in is written.
+    """
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+        self.writes = 0
+        self._marks: list[tuple[str, str]] = []
+        self._next: asyncio.Future[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+
+    async def finish(self, event_ids: Sequence[str], status: str) -> None:
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+        written = self._next
+        self._marks += [(event_id, status) for event_id in event_ids]
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write())
+        await asyncio.shield(written)
+
+    async def drain(self) -> None:
+        if self._writer is not None:
+            await asyncio.shield(self._writer)
+
+    async def _write(self) -> None:
+        try:
+            while self._next is not None:
+                marks, written = self._marks, self._next
+                self._marks, self._next = [], None
+                try:
+                    await asyncio.to_thread(self.outbox.finish_all, marks, 1)
+                except Exception as error:
+                    written.set_exception(error)
+                else:
+                    self.writes += 1
+                    written.set_result(None)
+        finally:
+            self._writer = None
