@@ -25,7 +25,6 @@ import functools
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -47,34 +46,14 @@ from .errors import (
 )
 from .limiter import Limiter
 from .mapping import Mapped, Subscription, map_event
-from .outbox import DeadLetter, GroupCommit, Outbox, Pending, account_of, encode
+from .outbox import DeadLetter, GroupCommit, Outbox, account_of, encode
 from .summary import Summary
+from .work import NEEDS_IDS, Work, bulkable, other_member
 
 _Stop = Exhausted | Unauthorized | Unreachable | DeadlineReached
 _STOPS = {Unreachable: stops.UNREACHABLE, Unauthorized: stops.REFUSED, DeadlineReached: stops.DEADLINE}
 
 BULK = "bulk_create_events"
-
-
-@dataclass
-class _Work:
-    pending: Pending
-    mapped: Mapped
-
-
-#: Kinds whose properties carry a Klaviyo id: they join a bulk job once the id has been looked up.
-_NEEDS_IDS = ("profile_updated", "referral_code_provided", "referral_invited")
-
-
-def _bulkable(mapped: Mapped) -> bool:
-    return mapped.metric is not None and not mapped.problems
-
-
-def _other(event: dict[str, Any]) -> str | None:
-    """The other member a referral names (the referrer, or the invitee once they have joined)."""
-    data = event["data"]
-    other: str | None = data.get("referrer_id") or data.get("referral_id")
-    return other
 
 
 class Syncer:
@@ -149,8 +128,7 @@ class Syncer:
             base_url=self.base_url, transport=self.transport, headers=headers, timeout=self.timeout
         ) as self.http:
             queues = [
-                [_Work(p, map_event(p.event, self.outbox.klaviyo_id)) for p in items]
-                for items in self.outbox.pending().values()
+                [Work(p, self.outbox.klaviyo_id) for p in items] for items in self.outbox.pending().values()
             ]
             self._done_count, self._total = 0, sum(len(work) for work in queues)
             if self.progress:
@@ -185,10 +163,10 @@ class Syncer:
         summary.seconds = time.perf_counter() - started
         return summary
 
-    async def _member(self, work: list[_Work]) -> None:
+    async def _member(self, work: list[Work]) -> None:
         """One member's events, in TRIFFT order: runs of plain events into shared bulk jobs, the rest one by one."""
         while work:
-            run: list[_Work] = []
+            run: list[Work] = []
             size = 0
             while self.batch and work and len(run) < bulk.MAX_EVENTS and await self._joins(work[0], run):
                 weight = bulk.entry_size(work[0].mapped)
@@ -221,17 +199,17 @@ class Syncer:
                 self.summary.events_sent += 1
                 await self._done([run[-1]])
 
-    async def _joins(self, work: _Work, run: list[_Work]) -> bool:
+    async def _joins(self, work: Work, run: list[Work]) -> bool:
         """Whether ``work`` may join ``run`` in a bulk job, once the Klaviyo id its properties carry is looked up
         (batched across members, ``ids.Resolver``). A member's own id is looked up only after its run so far is
         sent (that run may create its profile); a member Klaviyo does not know yet goes one by one, learning its
         id by profile-import."""
-        if not _bulkable(work.mapped):
+        if not bulkable(work.mapped):
             return False
-        if work.mapped.kind not in _NEEDS_IDS:
+        if work.mapped.kind not in NEEDS_IDS:
             return True
         event = work.pending.event
-        wanted = work.mapped.member_id if work.mapped.kind == "profile_updated" else _other(event)
+        wanted = work.mapped.member_id if work.mapped.kind == "profile_updated" else other_member(event)
         if wanted is not None and self.outbox.klaviyo_id(wanted) is None:
             if wanted == work.mapped.member_id and run:
                 return False
@@ -241,7 +219,7 @@ class Syncer:
                 return False  # sent one by one, where a refused look-up is dead-lettered with its event
             if wanted == work.mapped.member_id and self.outbox.klaviyo_id(wanted) is None:
                 return False
-        work.mapped = map_event(event, self.outbox.klaviyo_id)
+        work.remap()
         return True
 
     # -- requests -----------------------------------------------------------------------------------------------
@@ -337,11 +315,11 @@ class Syncer:
         ceiling = min(self.backoff_cap, self.backoff * 2.0 ** (attempt - 1))
         return ceiling / 2 + self._random.uniform(0, ceiling / 2)
 
-    async def _done(self, works: list[_Work], status: str = "done") -> None:
+    async def _done(self, works: list[Work], status: str = "done") -> None:
         await self._marks.finish([work.pending.event_id for work in works], status)
         self._advance(len(works))
 
-    def _dead(self, work: _Work, reason: str, request: Any, response: Any) -> None:
+    def _dead(self, work: Work, reason: str, request: Any, response: Any) -> None:
         pending = work.pending
         self.outbox.dead(pending, reason, request, response, time.time(), 1)
         self.summary.dead.append(
@@ -356,7 +334,7 @@ class Syncer:
         if self.progress:
             self.progress(self._done_count, self._total)
 
-    async def _send_job(self, runs: list[list[_Work]]) -> None:
+    async def _send_job(self, runs: list[list[Work]]) -> None:
         body = bulk.job_body([[work.mapped for work in run] for run in runs])
         await self._request(BULK, "POST", "/api/event-bulk-create-jobs", body)
         self.summary.bulk_jobs += 1
@@ -365,7 +343,7 @@ class Syncer:
         self.summary.events_sent += len(finished)  # a consent change's event counts once its consent is in
         await self._done(finished)
 
-    async def _single(self, work: _Work) -> None:
+    async def _single(self, work: Work) -> None:
         mapped = work.mapped
         if mapped.skipped:
             self.summary.skipped += 1
@@ -388,15 +366,15 @@ class Syncer:
             return
         await self._done([work])
 
-    async def _standard(self, work: _Work) -> None:
+    async def _standard(self, work: Work) -> None:
         mapped = work.mapped
         if mapped.kind == "profile_updated":
             if self.outbox.klaviyo_id(mapped.member_id) is None:
                 await self._refresh(mapped)  # learn the Klaviyo id the Profile updated payload carries
-            # Mapped when the run started, perhaps before an earlier event of this run learned the id.
+            # Mapped when first looked at, perhaps before an earlier event of this run learned the id.
             mapped = map_event(work.pending.event, self.outbox.klaviyo_id)
         if mapped.kind in ("referral_code_provided", "referral_invited"):
-            other = _other(work.pending.event)
+            other = other_member(work.pending.event)
             if other and self.outbox.klaviyo_id(other) is None:
                 await self._look_up_many([other])
             mapped = map_event(work.pending.event, self.outbox.klaviyo_id)

@@ -86,7 +86,7 @@ class Outbox:
         self._lock = threading.RLock()
         self._ids: dict[str, str] = {}  # Klaviyo ids known to be stored (this outbox is their only writer)
         self._unknown: set[str] = set()  # members known to have no Klaviyo id stored
-        #: The events the last ``add`` stored, with the text stored: ``pending`` hands these out without decoding.
+        #: Events added since the last ``pending``, with the text stored: ``pending`` hands them out undecoded.
         self._added: dict[str, tuple[str, dict[str, Any]]] = {}
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         if path:
@@ -121,7 +121,6 @@ class Outbox:
                 rows,
             )
             added = tx.total_changes - before
-        self._added = {}
         for row, event in zip(rows, events, strict=True):
             self._added.setdefault(row[0], (row[4], event))
         return added
@@ -129,8 +128,8 @@ class Outbox:
     def pending(self) -> dict[str, list[Pending]]:
         """Events not done yet, per member, in TRIFFT order (sequence, then arrival).
 
-        An event the last ``add`` stored is handed out as it was given (when the stored text is the text it wrote,
-        so the first of repeated event ids wins as in the table), the others decoded from what is stored.
+        An event added since the last call is handed out as it was given (when the stored text is the text its
+        ``add`` wrote, so the first of repeated event ids wins as in the table), the others decoded from the table.
         """
         by_member: dict[str, list[Pending]] = {}
         with self._transaction() as tx:

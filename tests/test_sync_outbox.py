@@ -20,11 +20,14 @@ def test_pending_hands_out_the_stored_event_whether_or_not_this_add_wrote_it(tmp
     repeated = copy.deepcopy(second)
     repeated["data"]["note"] = "the second of one event id in one input"
     assert outbox.add([changed, second, repeated, third]) == 2
+    assert outbox.add([]) == 0  # as a run given nothing new does
 
     pending = [p.event for items in outbox.pending().values() for p in items]
 
     assert pending == [first, second, third], "the stored ones: the first add's, and the first of a repeat"
-    assert pending[1] is second, "just added: handed out as given"
+    assert pending[0] is first and pending[1] is second, "added since the last pending: handed out as given"
+    again = [p.event for items in outbox.pending().values() for p in items]
+    assert again == pending and again[1] is not second, "later, decoded from the table"
     assert [p.event for items in Outbox(path).pending().values() for p in items] == pending
 
 
