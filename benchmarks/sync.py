@@ -134,12 +134,14 @@ def part_a(events: list[dict[str, Any]], state: Path, repeat: int) -> None:
                 )
                 assert summary.pending == 0, summary
                 if best is None or summary.seconds < best.seconds:
-                    best = summary
+                    best, best_key = summary, key
             print(
                 f"  {label:<10}: {len(chosen) / best.seconds:6.0f} events/s  ({len(chosen)} events, "
                 f"{best.requests} requests = {best.requests / best.seconds:.0f}/s, {best.bulk_jobs} bulk jobs, "
                 f"{best.seconds:.1f} s)"
             )
+            calls = Counter(row["operation"] for row in requests_seen(url, best_key))
+            print(f"    {best.subscriptions} subscription changes; requests: {dict(calls.most_common())}")
 
 
 async def naive(url: str, key: str, outbox: Outbox, seconds: float, concurrency: int) -> None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from .mapping import Mapped
+from .outbox import encode
 
 MAX_EVENTS = 1000
 #: Klaviyo refuses bulk bodies over 5 MB; keep room for the envelope and each group's profile.
@@ -36,13 +36,13 @@ _ENTRY_OVERHEAD = 512
 
 
 def entry_size(mapped: Mapped) -> int:
-    """At least the bytes an event's entry adds to a job (escaped JSON is never shorter than UTF-8)."""
-    return len(json.dumps(mapped.properties)) + _ENTRY_OVERHEAD
+    """At least the bytes an event's entry adds to a job (its properties encoded as the request encodes them)."""
+    return len(encode(mapped.properties)) + _ENTRY_OVERHEAD
 
 
 def profile_size(mapped: Mapped) -> int:
     """At least the bytes a group's profile adds to a job."""
-    return len(json.dumps(mapped.profile)) + _ENTRY_OVERHEAD
+    return len(encode(mapped.profile)) + _ENTRY_OVERHEAD
 
 
 def job_body(runs: Sequence[Sequence[Mapped]]) -> dict[str, Any]:

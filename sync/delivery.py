@@ -4,9 +4,11 @@ Each member has a worker that sends its events in TRIFFT order; members never wa
 standard events go into Bulk Create Events jobs shared across members (``bulk.Packer``: up to 1,000 events, under
 5 MB, one group per member whose profile carries the refresh as of the run's last event). The Klaviyo ids Profile
 updated and referrals carry are looked up first, batched across members (``ids.Resolver``); a consent change ends
-its run, its subscription sent once the job is accepted. Sent one by one between runs: custom webhooks and a
-member's first Profile updated when Klaviyo does not know the member yet (a profile-import learns its id). A job
-Klaviyo refuses is retried event by event, so only the bad event is dead-lettered.
+its run, its (un)subscription sent once the job is accepted, in a job shared across members
+(``subscriptions.Batcher``: one change per member a job, a refused job retried change by change). Sent one by one
+between runs: custom webhooks and a member's first Profile updated when Klaviyo does not know the member yet (a
+profile-import learns its id). A job Klaviyo refuses is retried event by event, so only the bad event is
+dead-lettered.
 
 Waiting and giving up: a 429 with ``Retry-After`` waits that long and uses up no attempt (Klaviyo said when to
 come back; ``deadline`` bounds the whole run instead). 5xx, 408 and requests sent but never answered back off
@@ -20,18 +22,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 import contracts
 
-from . import bulk, ids
+from . import bulk, ids, subscriptions
 from . import summary as stops
 from .errors import (
     DeadlineReached,
@@ -46,34 +46,14 @@ from .errors import (
 )
 from .limiter import Limiter
 from .mapping import Mapped, Subscription, map_event
-from .outbox import DeadLetter, Outbox, Pending, account_of
+from .outbox import DeadLetter, GroupCommit, Outbox, account_of, encode
 from .summary import Summary
+from .work import NEEDS_IDS, Work, bulkable, other_member
 
 _Stop = Exhausted | Unauthorized | Unreachable | DeadlineReached
 _STOPS = {Unreachable: stops.UNREACHABLE, Unauthorized: stops.REFUSED, DeadlineReached: stops.DEADLINE}
 
 BULK = "bulk_create_events"
-
-
-@dataclass
-class _Work:
-    pending: Pending
-    mapped: Mapped
-
-
-#: Kinds whose properties carry a Klaviyo id: they join a bulk job once the id has been looked up.
-_NEEDS_IDS = ("profile_updated", "referral_code_provided", "referral_invited")
-
-
-def _bulkable(mapped: Mapped) -> bool:
-    return mapped.metric is not None and not mapped.problems
-
-
-def _other(event: dict[str, Any]) -> str | None:
-    """The other member a referral names (the referrer, or the invitee once they have joined)."""
-    data = event["data"]
-    other: str | None = data.get("referrer_id") or data.get("referral_id")
-    return other
 
 
 class Syncer:
@@ -148,8 +128,7 @@ class Syncer:
             base_url=self.base_url, transport=self.transport, headers=headers, timeout=self.timeout
         ) as self.http:
             queues = [
-                [_Work(p, map_event(p.event, self.outbox.klaviyo_id)) for p in items]
-                for items in self.outbox.pending().values()
+                [Work(p, self.outbox.klaviyo_id) for p in items] for items in self.outbox.pending().values()
             ]
             self._done_count, self._total = 0, sum(len(work) for work in queues)
             if self.progress:
@@ -159,6 +138,8 @@ class Syncer:
                 self._send_job, functools.partial(self.limiter.ready, BULK), self.linger
             )
             self._resolver = ids.Resolver(self._look_up_many, self.linger)
+            self._marks = GroupCommit(self.outbox)
+            self._consents = subscriptions.Batcher(self._send_changes, self.limiter.ready, self.linger)
             try:
                 # The deadline in real time as well: the checks in _request read the injected clock, and a
                 # limiter's pacing or a slow answer could outlast the deadline between two checks.
@@ -177,14 +158,15 @@ class Syncer:
                     raise
                 summary.stopped = f"the deadline of {self.deadline:g}s passed"
                 summary.stop = stops.DEADLINE
+            await self._marks.drain()  # the marks of events accepted before a stop, written before counting
         summary.pending = self.outbox.counts().get("pending", 0)
         summary.seconds = time.perf_counter() - started
         return summary
 
-    async def _member(self, work: list[_Work]) -> None:
+    async def _member(self, work: list[Work]) -> None:
         """One member's events, in TRIFFT order: runs of plain events into shared bulk jobs, the rest one by one."""
         while work:
-            run: list[_Work] = []
+            run: list[Work] = []
             size = 0
             while self.batch and work and len(run) < bulk.MAX_EVENTS and await self._joins(work[0], run):
                 weight = bulk.entry_size(work[0].mapped)
@@ -214,19 +196,20 @@ class Syncer:
                         run[-1], rejected.detail, {"method": "POST", "path": rejected.path}, rejected.body
                     )
                     continue
-                self._done([run[-1]])
+                self.summary.events_sent += 1
+                await self._done([run[-1]])
 
-    async def _joins(self, work: _Work, run: list[_Work]) -> bool:
+    async def _joins(self, work: Work, run: list[Work]) -> bool:
         """Whether ``work`` may join ``run`` in a bulk job, once the Klaviyo id its properties carry is looked up
         (batched across members, ``ids.Resolver``). A member's own id is looked up only after its run so far is
         sent (that run may create its profile); a member Klaviyo does not know yet goes one by one, learning its
         id by profile-import."""
-        if not _bulkable(work.mapped):
+        if not bulkable(work.mapped):
             return False
-        if work.mapped.kind not in _NEEDS_IDS:
+        if work.mapped.kind not in NEEDS_IDS:
             return True
         event = work.pending.event
-        wanted = work.mapped.member_id if work.mapped.kind == "profile_updated" else _other(event)
+        wanted = work.mapped.member_id if work.mapped.kind == "profile_updated" else other_member(event)
         if wanted is not None and self.outbox.klaviyo_id(wanted) is None:
             if wanted == work.mapped.member_id and run:
                 return False
@@ -236,7 +219,7 @@ class Syncer:
                 return False  # sent one by one, where a refused look-up is dead-lettered with its event
             if wanted == work.mapped.member_id and self.outbox.klaviyo_id(wanted) is None:
                 return False
-        work.mapped = map_event(event, self.outbox.klaviyo_id)
+        work.remap()
         return True
 
     # -- requests -----------------------------------------------------------------------------------------------
@@ -246,9 +229,7 @@ class Syncer:
     ) -> httpx.Response:
         """One logical request, retried until it succeeds, is refused for good, attempts run out, or the run
         stops (unreachable, deadline)."""
-        content = (
-            None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        )
+        content = None if body is None else encode(body)
         headers = {} if body is None else {"Content-Type": "application/vnd.api+json"}
         headers.update(extra or {})
         failures = unconnected = 0
@@ -334,11 +315,11 @@ class Syncer:
         ceiling = min(self.backoff_cap, self.backoff * 2.0 ** (attempt - 1))
         return ceiling / 2 + self._random.uniform(0, ceiling / 2)
 
-    def _done(self, works: list[_Work], status: str = "done") -> None:
-        self.outbox.finish([work.pending.event_id for work in works], status, 1)
+    async def _done(self, works: list[Work], status: str = "done") -> None:
+        await self._marks.finish([work.pending.event_id for work in works], status)
         self._advance(len(works))
 
-    def _dead(self, work: _Work, reason: str, request: Any, response: Any) -> None:
+    def _dead(self, work: Work, reason: str, request: Any, response: Any) -> None:
         pending = work.pending
         self.outbox.dead(pending, reason, request, response, time.time(), 1)
         self.summary.dead.append(
@@ -353,19 +334,20 @@ class Syncer:
         if self.progress:
             self.progress(self._done_count, self._total)
 
-    async def _send_job(self, runs: list[list[_Work]]) -> None:
+    async def _send_job(self, runs: list[list[Work]]) -> None:
         body = bulk.job_body([[work.mapped for work in run] for run in runs])
         await self._request(BULK, "POST", "/api/event-bulk-create-jobs", body)
         self.summary.bulk_jobs += 1
         self.summary.refreshes += len(runs)
-        self.summary.events_sent += sum(len(run) for run in runs)
-        self._done([work for run in runs for work in run if not work.mapped.subscriptions])
+        finished = [work for run in runs for work in run if not work.mapped.subscriptions]
+        self.summary.events_sent += len(finished)  # a consent change's event counts once its consent is in
+        await self._done(finished)
 
-    async def _single(self, work: _Work) -> None:
+    async def _single(self, work: Work) -> None:
         mapped = work.mapped
         if mapped.skipped:
             self.summary.skipped += 1
-            self._done([work], "skipped")
+            await self._done([work], "skipped")
             return
         if mapped.problems:
             self._dead(work, "; ".join(mapped.problems), None, None)
@@ -382,25 +364,25 @@ class Syncer:
                 work, rejected.detail, {"method": rejected.method, "path": rejected.path}, rejected.body
             )
             return
-        self._done([work])
+        await self._done([work])
 
-    async def _standard(self, work: _Work) -> None:
+    async def _standard(self, work: Work) -> None:
         mapped = work.mapped
         if mapped.kind == "profile_updated":
             if self.outbox.klaviyo_id(mapped.member_id) is None:
                 await self._refresh(mapped)  # learn the Klaviyo id the Profile updated payload carries
-            # Mapped when the run started, perhaps before an earlier event of this run learned the id.
+            # Mapped when first looked at, perhaps before an earlier event of this run learned the id.
             mapped = map_event(work.pending.event, self.outbox.klaviyo_id)
         if mapped.kind in ("referral_code_provided", "referral_invited"):
-            other = _other(work.pending.event)
+            other = other_member(work.pending.event)
             if other and self.outbox.klaviyo_id(other) is None:
-                await self._look_up(other)
+                await self._look_up_many([other])
             mapped = map_event(work.pending.event, self.outbox.klaviyo_id)
         await self._request("create_event", "POST", "/api/events", mapped.event_body())
-        self.summary.events_sent += 1
         self.summary.refreshes += 1
         for change in mapped.subscriptions:
             await self._subscribe(change)
+        self.summary.events_sent += 1
 
     async def _refresh(self, mapped: Mapped) -> None:
         """Profile-import the refresh and remember the Klaviyo id it answers with.
@@ -427,22 +409,16 @@ class Syncer:
         self.outbox.remember(mapped.member_id, response.json()["data"]["id"])
         self.summary.refreshes += 1
 
-    async def _look_up(self, member_id: str) -> None:
-        await self._look_up_many([member_id])
-
     async def _look_up_many(self, member_ids: list[str]) -> None:
         """One Get Profiles for up to 100 members; remembers the Klaviyo id of each one found."""
         response = await self._request("get_profiles", "GET", ids.look_up_path(member_ids), None)
-        wanted = set(member_ids)
-        found = {
-            external: profile["id"]
-            for profile in response.json().get("data") or []
-            if (external := (profile.get("attributes") or {}).get("external_id")) in wanted
-        }
-        if found:
+        if found := ids.found(response.json(), member_ids):
             self.outbox.remember_all(found)
 
     async def _subscribe(self, change: Subscription) -> None:
-        operation, path, body = change.job()
+        await (self._consents.deliver(change) if self.batch else self._send_changes([change]))
+
+    async def _send_changes(self, changes: list[Subscription]) -> None:
+        operation, path, body = subscriptions.job(changes)
         await self._request(operation, "POST", path, body)
-        self.summary.subscriptions += 1
+        self.summary.subscriptions += len(changes)

@@ -13,6 +13,7 @@ import contextlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
 #: Get Profiles returns at most 100 profiles a page, so a filter asks for at most 100 external ids.
@@ -30,6 +31,16 @@ def look_up_path(member_ids: Sequence[str]) -> str:
         f"/api/profiles?filter={quote(condition, safe='(),')}&fields[profile]=external_id"
         f"&page[size]={MAX_IDS}"
     )
+
+
+def found(answer: Any, member_ids: Sequence[str]) -> dict[str, str]:
+    """The Klaviyo id of each of ``member_ids`` that a Get Profiles answer names, by external id."""
+    wanted = set(member_ids)
+    return {
+        external: profile["id"]
+        for profile in answer.get("data") or []
+        if (external := (profile.get("attributes") or {}).get("external_id")) in wanted
+    }
 
 
 @dataclass
