@@ -174,15 +174,51 @@ def validate(instance: Any, against: Schema | str) -> list[Violation]:
     return (against if isinstance(against, Schema) else schema(against)).validate(instance)
 
 
+class _NotJson(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _constant(name: str) -> Any:
+    raise _NotJson(name)
+
+
+def _outside_strings(text: str, token: str) -> int:
+    """Where ``token`` first stands outside a JSON string in ``text`` (0 if it never does)."""
+    in_string = escaped = False
+    for position, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif text.startswith(token, position):
+            return position
+    return 0
+
+
 def parse_json(text: str, source: str = "<payload>") -> Any:
-    """Parse JSON text, raising MalformedPayload with the 1-based line and column where it went wrong."""
+    """Parse JSON text, raising MalformedPayload with the 1-based line and column where it went wrong.
+
+    Strict where Python's ``json`` is lenient: ``NaN`` and ``Infinity`` are not JSON (RFC 8259), and a payload
+    holding one is refused here rather than sent on, or quietly made null by an encoder further down."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_constant)
     except json.JSONDecodeError as exc:
         # Some of json's messages end in "at", meant to be followed by the position ("Invalid control character
         # at"): the position is given separately, so the dangling word would read "at at line 5".
         reason = exc.msg.removesuffix(" at")
         raise MalformedPayload(source, exc.lineno, exc.colno, exc.pos, reason) from None
+    except _NotJson as exc:
+        position = _outside_strings(text, exc.name)
+        line = text.count("\n", 0, position) + 1
+        column = position - text.rfind("\n", 0, position)
+        raise MalformedPayload(source, line, column, position, f"{exc.name} is not a JSON value") from None
 
 
 def _pointer(parts: Any) -> str:

@@ -41,9 +41,10 @@ CREATE TABLE IF NOT EXISTS target (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 def encode(value: Any) -> bytes:
     """Compact JSON, UTF-8 as is: orjson, several times faster on the hot path (storing events, request bodies);
-    the standard library for what orjson refuses (an integer past 64 bits, which an event may hold). A NaN or
-    infinity, which JSON cannot say, becomes null. Read back with ``json.loads``: orjson would read a long integer
-    as a float."""
+    the standard library for what orjson refuses (an integer past 64 bits, which an event may hold). NaN and
+    infinity, which JSON cannot say, never get this far from a file: the event reader refuses them
+    (``contracts.parse_json``), where orjson would quietly write null. Read back with ``json.loads``: orjson would
+    read a long integer as a float."""
     try:
         return orjson.dumps(value)
     except orjson.JSONEncodeError:

@@ -31,7 +31,10 @@ def _deliver_and_verify(events: list[dict[str, Any]], batch: bool) -> None:
     # The only events Klaviyo may refuse are custom webhooks whose TRIFFT template renders a bad body.
     assert {dead.kind for dead in summary.dead} <= {"custom_webhook"}, summary.dead
     assert not summary.pending
-    report = verify(emulator.store.traffic(account_id(KEY)))
+    # A timeline of nothing but bad webhooks rightly sends nothing; the verifier, which never passes on nothing,
+    # is told so only then, and only when every event is accounted for.
+    nothing_sent = summary.events_sent == 0 and len(summary.dead) + summary.skipped == len(events)
+    report = verify(emulator.store.traffic(account_id(KEY)), allow_empty=nothing_sent)
     assert report.ok, report.text()
 
 

@@ -192,3 +192,22 @@ def test_the_reason_json_gives_is_not_followed_by_a_dangling_at(tmp_path: Path) 
     [problem] = read_events(str(path))[1]
 
     assert problem == f"{path}:1:11: not JSON: Invalid control character; line skipped"
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_a_number_json_cannot_hold_is_a_bad_line_not_sent_on_as_null(tmp_path: Path, constant: str) -> None:
+    event = _events(1)[0]
+    text = dumps(event)
+    path = tmp_path / "nan.jsonl"
+    # Python's json reads NaN; an encoder further down would write it as null and change the member's data.
+    cut = text.index('"sequence":') + len('"sequence":')
+    number = text[cut:].split(",", 1)[0]
+    line = text[:cut] + constant + text[cut + len(number) :]
+    path.write_text(f"{line}\n{dumps(event)}\n", encoding="utf-8")
+
+    read, [problem] = read_events(str(path))
+
+    assert read == [event]
+    assert problem == (
+        f"{path}:1:{line.index(constant) + 1}: not JSON: {constant} is not a JSON value; line skipped"
+    )
