@@ -25,18 +25,8 @@ _IDENTIFIER_COLUMNS = {
 #: A stored row as the handlers read it, by column name: as SQLite returned it, or as the store just wrote it.
 Row = sqlite3.Row | dict[str, Any]
 #: The profile columns ``insert_profile`` writes, in order; and every profile column.
-_PROFILE_WRITTEN = (
-    "account",
-    "id",
-    "email",
-    "phone_number",
-    "external_id",
-    "anonymous_id",
-    "kx",
-    "doc",
-    "created",
-    "updated",
-)
+_IDENTIFIER_COLUMN_NAMES = tuple(_IDENTIFIER_COLUMNS.values())
+_PROFILE_WRITTEN = ("account", "id", *_IDENTIFIER_COLUMN_NAMES, "doc", "created", "updated")
 _PROFILE_COLUMNS = (*_PROFILE_WRITTEN, "last_event_date")
 #: The identifiers with an index of their own (schema): looked up together in one statement.
 _INDEXED = frozenset({"email", "phone_number", "external_id"})
@@ -127,7 +117,7 @@ class Tx(RequestLog):
         identifiers = self._identifiers(doc)
         if previous is not None and previous["id"] != profile_id:
             previous = None
-        if previous is not None and [previous[c] for c in _PROFILE_WRITTEN[2:7]] == identifiers:
+        if previous is not None and [previous[c] for c in _IDENTIFIER_COLUMN_NAMES] == identifiers:
             # The identifiers are as they were: their indexes need not be touched.
             self._conn.execute(
                 "UPDATE profiles SET doc = ?, updated = ? WHERE account = ? AND id = ?",
@@ -144,7 +134,7 @@ class Tx(RequestLog):
             assert stored is not None
             return stored
         row = {name: previous[name] for name in _PROFILE_COLUMNS}
-        row.update(zip(_PROFILE_WRITTEN[2:8], (*identifiers, text), strict=True), updated=now)
+        row.update(zip(_IDENTIFIER_COLUMN_NAMES, identifiers, strict=True), doc=text, updated=now)
         return row
 
     @staticmethod
