@@ -104,7 +104,9 @@ def test_a_sync_killed_at_random_points_and_rerun_leaves_klaviyo_as_one_clean_ru
         ]
     )
 
-    points = random.Random(20260301).sample(range(1, requests), KILL_POINTS)
+    # Jobs shared across members are packed as their members' requests happen to meet, so runs of the same stream
+    # differ by a few requests: kill within the first three quarters, which every run reaches.
+    points = random.Random(20260301).sample(range(1, requests * 3 // 4), KILL_POINTS)
     for point in points:
         key, state = f"pk_crash_{point}", tmp_path / f"crash-{point}.sqlite"
         faults = KillOnRequest(at=point)
