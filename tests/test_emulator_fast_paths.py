@@ -11,13 +11,14 @@ import math
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from starlette.requests import Request
 
 from contracts.traffic import Observation
-from emulator.klaviyo import documents, ids
+from emulator.klaviyo import documents, events, ids
 from emulator.klaviyo.app import _path
 from emulator.klaviyo.errors import InvalidInput
 from emulator.klaviyo.store import Store, dumps, read_doc
@@ -220,3 +221,59 @@ def test_the_logged_path_is_the_one_starlettes_url_gives(path: str) -> None:
     }
     request = Request(scope)
     assert _path(request) == request.url.path
+
+
+def _event_body(n: int, member: int, metric: str) -> dict[str, Any]:
+    return {
+        "data": {
+            "type": "event",
+            "attributes": {
+                "properties": {"n": n},
+                "unique_id": f"e{n}",
+                "time": f"2026-11-0{1 + n % 5}T10:00:00Z",
+                "metric": {"data": {"type": "metric", "attributes": {"name": metric}}},
+                "profile": {"data": {"type": "profile", "attributes": {"external_id": f"m{member}"}}},
+            },
+        }
+    }
+
+
+def test_filtered_event_pages_are_the_same_whether_the_store_narrows_them_or_not(
+    client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(36):
+        sent = client.post(
+            "/api/events", json=_event_body(n, n % 3, ("Points Earned", "Tier Changed")[n % 2])
+        )
+        assert sent.status_code == 202, sent.text
+    everything = client.get("/api/events", params={"page[size]": 100}).json()["data"]
+    profiles = sorted({e["relationships"]["profile"]["data"]["id"] for e in everything})
+    metrics = sorted({e["relationships"]["metric"]["data"]["id"] for e in everything})
+    assert len(profiles) == 3 and len(metrics) == 2
+    p, q, m = profiles[0], profiles[1], metrics[0]
+    asked = [
+        f'equals(profile_id,"{p}")',
+        f'equals(metric_id,"{m}"),equals(profile_id,"{p}")',
+        f'equals(profile_id,"{p}"),equals(profile_id,"{q}")',
+        f'or(equals(profile_id,"{p}"),equals(profile_id,"{q}"))',
+        f'equals(profile_id,"{p}"),greater-than(datetime,2026-11-03T00:00:00Z)',
+        f'not(equals(profile_id,"{p}"))',
+    ]
+
+    def pages(sort: str | None) -> list[list[str]]:
+        found = []
+        for expression in asked:
+            params = {"filter": expression, "page[size]": 100, **({"sort": sort} if sort else {})}
+            answer = client.get("/api/events", params=params)
+            assert answer.status_code == 200, answer.text
+            found.append([e["id"] for e in answer.json()["data"]])
+        return found
+
+    narrowed = pages(None), pages("-datetime")
+    monkeypatch.setattr(
+        events, "_named_ids", lambda nodes: {}
+    )  # the long way: every event, filtered in Python
+    assert (pages(None), pages("-datetime")) == narrowed
+    counts = [len(ids) for ids in narrowed[0]]
+    # 36 events of 3 members, alternating 2 metrics; the datetime bound keeps some of one member's events only
+    assert counts[:4] == [12, 6, 0, 24] and 0 < counts[4] < 12 and counts[5] == 24

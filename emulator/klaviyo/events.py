@@ -216,6 +216,27 @@ def _event_fields(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
+#: The event fields that name a stored column by id (``_event_fields``), and that column.
+_ID_FIELDS = {
+    "profile_id": "profile_id",
+    "profile": "profile_id",
+    "metric_id": "metric_id",
+    "metric": "metric_id",
+}
+
+
+def _named_ids(nodes: list[filters.Node]) -> dict[str, str]:
+    """The profile and metric a filter asks for with a top-level ``equals`` (every top-level expression must hold):
+    the store reads only their events, and the whole filter is still applied to those."""
+    named: dict[str, str] = {}
+    for node in nodes:
+        if isinstance(node, filters.Condition) and node.operator == "equals" and isinstance(node.value, str):
+            column = _ID_FIELDS.get(node.field)
+            if column is not None and named.setdefault(column, node.value) != node.value:
+                return {}  # two different ids for one column: nothing matches, and the filter says so itself
+    return named
+
+
 def _included(ctx: Context, rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
     included: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
@@ -244,7 +265,7 @@ def get_events(ctx: Context) -> Reply:
         links = query_links(ctx.url, start, size, len(shown) > size)
         shown = shown[:size]
     else:
-        rows = ctx.tx.events(ctx.account)
+        rows = ctx.tx.events(ctx.account, **_named_ids(ctx.query.filter))
         rows = [row for row in rows if filters.matches(ctx.query.filter, _event_fields(row))]
         if ctx.query.sort:
             rows.sort(key=lambda r: (r["timestamp"], r["seq"]), reverse=ctx.query.sort.startswith("-"))

@@ -235,9 +235,16 @@ class Tx(RequestLog):
     def event(self, account: str, event_id: str) -> sqlite3.Row | None:
         return self._one("SELECT * FROM events WHERE account = ? AND id = ?", (account, event_id))
 
-    def events(self, account: str) -> list[sqlite3.Row]:
-        """The account's events in the order they were stored."""
-        return self._all("SELECT * FROM events WHERE account = ? ORDER BY seq", (account,))
+    def events(
+        self, account: str, profile_id: str | None = None, metric_id: str | None = None
+    ) -> list[sqlite3.Row]:
+        """The account's events in the order they were stored; only one profile's, or one metric's, if given."""
+        where, args = "account = ?", [account]
+        if profile_id is not None:
+            where, args = f"{where} AND profile_id = ?", [*args, profile_id]
+        if metric_id is not None:
+            where, args = f"{where} AND metric_id = ?", [*args, metric_id]
+        return self._all(f"SELECT * FROM events WHERE {where} ORDER BY seq", args)
 
     def events_window(self, account: str, start: int, count: int) -> list[sqlite3.Row]:
         """``count`` of the account's events from the ``start``-th on, in the order they were stored."""
