@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from starlette.requests import Request
 
 from contracts.traffic import Observation
-from emulator.klaviyo import documents, events, ids
+from emulator.klaviyo import documents, events, ids, profiles
 from emulator.klaviyo.app import _path
 from emulator.klaviyo.errors import InvalidInput
 from emulator.klaviyo.store import Store, dumps, read_doc
@@ -277,3 +277,38 @@ def test_filtered_event_pages_are_the_same_whether_the_store_narrows_them_or_not
     counts = [len(ids) for ids in narrowed[0]]
     # 36 events of 3 members, alternating 2 metrics; the datetime bound keeps some of one member's events only
     assert counts[:4] == [12, 6, 0, 24] and 0 < counts[4] < 12 and counts[5] == 24
+
+
+def test_filtered_profile_pages_are_the_same_whether_the_store_narrows_them_or_not(
+    client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(12):
+        attributes = {"external_id": f"m{n}", "email": f"p{n}@example.com"}
+        made = client.post(
+            "/api/profile-import", json={"data": {"type": "profile", "attributes": attributes}}
+        )
+        assert made.status_code in (200, 201), made.text
+    some_id = client.get("/api/profiles", params={"filter": 'equals(external_id,"m3")'}).json()["data"][0][
+        "id"
+    ]
+    asked = [
+        'equals(email,"p2@example.com")',
+        'any(external_id,["m1","m5","nobody"])',
+        'equals(external_id,"m1"),equals(email,"p2@example.com")',
+        'or(equals(external_id,"m1"),equals(external_id,"m2"))',
+        f'equals(id,"{some_id}")',
+        'any(external_id,["m1","m2","m3"]),greater-than(created,2020-01-01T00:00:00Z)',
+    ]
+
+    def pages() -> list[list[str]]:
+        found = []
+        for expression in asked:
+            answer = client.get("/api/profiles", params={"filter": expression, "page[size]": 100})
+            assert answer.status_code == 200, answer.text
+            found.append(sorted(p["attributes"]["external_id"] for p in answer.json()["data"]))
+        return found
+
+    narrowed = pages()
+    monkeypatch.setattr(profiles, "_holding", lambda nodes: None)  # the long way: every profile, in Python
+    assert pages() == narrowed
+    assert narrowed == [["m2"], ["m1", "m5"], [], ["m1", "m2"], ["m3"], ["m1", "m2", "m3"]]

@@ -367,8 +367,24 @@ _SORT_KEYS: dict[str, Callable[[sqlite3.Row], Any]] = {
 }
 
 
+#: Filter fields that are a stored identifier column: a top-level equals() or any() on one narrows the read.
+_NARROWING = ("id", "external_id", "email", "phone_number", "_kx")
+
+
+def _holding(nodes: list[filters.Node]) -> tuple[str, list[str]] | None:
+    """The first top-level ``equals`` or ``any`` on an identifier, as (identifier, values), when every value is
+    text: every top-level expression must hold, so only profiles holding one of those values can pass."""
+    for node in nodes:
+        if not isinstance(node, filters.Condition) or node.field not in _NARROWING:
+            continue
+        values = [node.value] if node.operator == "equals" else node.value if node.operator == "any" else None
+        if isinstance(values, list) and all(isinstance(value, str) for value in values):
+            return node.field, values
+    return None
+
+
 def get_profiles(ctx: Context) -> Reply:
-    rows = ctx.tx.profiles(ctx.account)
+    rows = ctx.tx.profiles(ctx.account, _holding(ctx.query.filter))
     rows = [row for row in rows if filters.matches(ctx.query.filter, _filterable(row))]
     if ctx.query.sort:
         rows.sort(key=_SORT_KEYS[ctx.query.sort.lstrip("-")], reverse=ctx.query.sort.startswith("-"))

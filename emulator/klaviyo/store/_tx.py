@@ -149,9 +149,18 @@ class Tx(RequestLog):
             (moment, account, profile_id),
         )
 
-    def profiles(self, account: str) -> list[sqlite3.Row]:
-        """The account's profiles by id."""
-        return self._all("SELECT * FROM profiles WHERE account = ? ORDER BY id", (account,))
+    def profiles(self, account: str, holding: tuple[str, Sequence[str]] | None = None) -> list[sqlite3.Row]:
+        """The account's profiles by id; with ``holding`` (an identifier as ``profile_holding`` names it, or
+        ``id``, and some values), only those whose identifier is one of the values."""
+        if holding is None:
+            return self._all("SELECT * FROM profiles WHERE account = ? ORDER BY id", (account,))
+        name, values = holding
+        column = "id" if name == "id" else _IDENTIFIER_COLUMNS[name]
+        marks = ", ".join("?" for _ in values)
+        return self._all(
+            f"SELECT * FROM profiles WHERE account = ? AND {column} IN ({marks}) ORDER BY id",
+            (account, *values),
+        )
 
     # -- metrics ------------------------------------------------------------------------------------------
 
