@@ -83,7 +83,7 @@ def _sync(
         KEY,
         transport=wrap(httpx.ASGITransport(create_app(emulator))),
         rate_limits=None,
-        linger=0.5,
+        linger=0.2,  # long enough for every member of a test to reach its change in process
         sleep=_no_wait,
         seed=1,
     )
