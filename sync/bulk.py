@@ -105,21 +105,34 @@ class Packer(Generic[Run]):
         await job.sent
 
     async def _lead(self, job: _Job[Run]) -> None:
-        try:
-            # The job fills while the jobs before it are on the wire, then while Klaviyo's bulk limit has no
-            # token, then for a short linger: without limits, the slower Klaviyo answers, the fuller the jobs.
-            async with self._slots:
-                await self.ready()
-                if not job.full.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(job.full.wait(), self.linger)
-                if self._open is job:
-                    self._open = None
-                await self.send(job.runs)
-        except asyncio.CancelledError:
-            job.sent.cancel()
-            raise
-        except Exception as error:
-            job.sent.set_exception(error)
-        else:
-            job.sent.set_result(None)
+        await settle(job.sent, self._fill_and_send(job))
+
+    async def _fill_and_send(self, job: _Job[Run]) -> None:
+        # The job fills while the jobs before it are on the wire, then while Klaviyo's bulk limit has no token,
+        # then for a short linger: without limits, the slower Klaviyo answers, the fuller the jobs.
+        async with self._slots:
+            await self.ready()
+            await filled(job.full, self.linger)
+            if self._open is job:
+                self._open = None
+            await self.send(job.runs)
+
+
+async def filled(full: asyncio.Event, linger: float) -> None:
+    """Return once ``full`` is set, or after ``linger`` seconds: how long an open job waits for more."""
+    if not full.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(full.wait(), linger)
+
+
+async def settle(sent: asyncio.Future[None], sending: Awaitable[None]) -> None:
+    """Await ``sending`` and tell everyone waiting on ``sent`` how it went: done, its exception, or cancelled."""
+    try:
+        await sending
+    except asyncio.CancelledError:
+        sent.cancel()
+        raise
+    except Exception as error:
+        sent.set_exception(error)
+    else:
+        sent.set_result(None)

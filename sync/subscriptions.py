@@ -16,12 +16,12 @@ Klaviyo refuses a shared job for good, each change is sent again alone, so only 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .bulk import filled, settle
 from .errors import Rejected
 from .mapping import Subscription
 
@@ -105,20 +105,12 @@ class Batcher:
             await self.send([change])  # one change of the job was bad: each goes alone, only it is refused
 
     async def _lead(self, job: _Job) -> None:
-        slots = self._slots.setdefault(job.key, asyncio.Semaphore(self.in_flight))
-        try:
-            async with slots:
-                await self.ready(job.key[0])
-                if not job.full.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(job.full.wait(), self.linger)
-                if self._open.get(job.key) is job:
-                    del self._open[job.key]
-                await self.send(job.changes)
-        except asyncio.CancelledError:
-            job.sent.cancel()
-            raise
-        except Exception as error:
-            job.sent.set_exception(error)
-        else:
-            job.sent.set_result(None)
+        await settle(job.sent, self._fill_and_send(job))
+
+    async def _fill_and_send(self, job: _Job) -> None:
+        async with self._slots.setdefault(job.key, asyncio.Semaphore(self.in_flight)):
+            await self.ready(job.key[0])
+            await filled(job.full, self.linger)
+            if self._open.get(job.key) is job:
+                del self._open[job.key]
+            await self.send(job.changes)
