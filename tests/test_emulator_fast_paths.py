@@ -312,3 +312,16 @@ def test_filtered_profile_pages_are_the_same_whether_the_store_narrows_them_or_n
     monkeypatch.setattr(profiles, "_holding", lambda nodes: None)  # the long way: every profile, in Python
     assert pages() == narrowed
     assert narrowed == [["m2"], ["m1", "m5"], [], ["m1", "m2"], ["m3"], ["m1", "m2", "m3"]]
+
+
+def test_a_ulid_spells_its_milliseconds_first_in_crockford_base32() -> None:
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    for now in (0.0, 1_764_000_000.123, 2**47 / 1000):
+        made = ids.ulid(now)
+        assert ids.ULID.match(made)
+        value = 0
+        for char in made:
+            value = value * 32 + alphabet.index(char)
+        assert value >> 80 == int(now * 1000) and value < 2**128
+    in_turn = [ids.ulid(1_764_000_000 + n) for n in range(20)]
+    assert in_turn == sorted(in_turn)

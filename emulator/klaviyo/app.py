@@ -255,13 +255,11 @@ def _finish(
     tx: Tx | None = None,
 ) -> Response:
     """Log the request (in ``tx``, the handler's transaction, when given) and say so on the console."""
-    record = RequestRecord.from_dict(
-        {
-            **fields,
-            "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            "response_body": _text(bytes(response.body)),
-        }
+    record = RequestRecord(  # ``fields`` holds only RequestRecord's own fields (``_record``)
+        **fields,
+        status=response.status_code,
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        response_body=_text(bytes(response.body)),
     )
     emulator.store.log(record, observations or (), notes or (), tx, grouped=True)
     _console(record)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import time
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD.encode())
+#: Every pair of Crockford characters, by the 10 bits they spell: a ULID is 13 look-ups, not 26.
+_PAIRS = [first + second for first in _CROCKFORD for second in _CROCKFORD]
+_PAIR_SHIFTS = tuple(range(120, -1, -10))
 ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
 
@@ -17,8 +18,7 @@ def ulid(now: float | None = None) -> str:
     """A ULID: 48 bits of milliseconds then 80 random bits, Crockford base32, as Klaviyo's profile ids."""
     millis = int((time.time() if now is None else now) * 1000)
     value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
-    # 160 bits in base32 are 32 characters; the 26 after the first 6 (always zero) are the ULID's 130 bits.
-    return base64.b32encode(value.to_bytes(20, "big"))[6:].translate(_TO_CROCKFORD).decode()
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])  # 130 bits, the top 2 zero
 
 
 def request_id(now: float) -> str:
